@@ -1,0 +1,71 @@
+//! Range index benchmarks: 1 M ranges (nested, like RDAP allocations holding assignments),
+//! random point lookups and 1,000-IP batch filtering. Run: `cargo bench -p rdapfleet-ranges`.
+
+use divan::{Bencher, black_box};
+use rand::{Rng, SeedableRng, rngs::StdRng};
+use rdapfleet_ranges::{Range, RangeIndex};
+
+fn main() {
+    divan::main();
+}
+
+/// 1 M ranges: 62,500 "allocations" of a /18 each holding 15 "assignments" of a /22.
+fn world() -> RangeIndex<u32> {
+    let mut rng = StdRng::seed_from_u64(7);
+    let mut v = Vec::with_capacity(1_000_000);
+    for a in 0..62_500u32 {
+        let base = (1u32 << 30) + (a << 14); // 64.0.0.0 upwards
+        v.push((
+            Range {
+                start: base,
+                end: base + (1 << 14) - 1,
+            },
+            v.len() as u32,
+        ));
+        for k in 0..15u32 {
+            let s = base + k * 1024 + rng.random_range(0..64);
+            v.push((
+                Range {
+                    start: s,
+                    end: s + 511,
+                },
+                v.len() as u32,
+            ));
+        }
+    }
+    v.into_iter().collect()
+}
+
+#[divan::bench(sample_count = 5)]
+fn build_1m(bencher: Bencher) {
+    bencher.bench(world);
+}
+
+#[divan::bench]
+fn random_lookups_1m(bencher: Bencher) {
+    let index = world();
+    let mut rng = StdRng::seed_from_u64(1);
+    let probes: Vec<u32> = (0..100_000).map(|_| rng.random()).collect();
+    bencher
+        .counter(divan::counter::ItemsCount::new(probes.len()))
+        .bench(|| {
+            probes
+                .iter()
+                .filter(|&&ip| index.get(black_box(ip)).is_some())
+                .count()
+        });
+}
+
+#[divan::bench]
+fn batch_of_1000(bencher: Bencher) {
+    let index = world();
+    let mut rng = StdRng::seed_from_u64(2);
+    let start: u32 = rng.random_range(1 << 30..3 << 30);
+    // A lattice-like batch: 1,000 ascending addresses 768 apart.
+    let ips: Vec<u32> = (0..1000u32).map(|i| start + i * 768).collect();
+    bencher.bench(|| {
+        let mut hits = 0usize;
+        index.for_each_sorted(black_box(&ips), |_, h| hits += usize::from(h.is_some()));
+        hits
+    });
+}
