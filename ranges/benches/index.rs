@@ -37,8 +37,21 @@ fn world() -> RangeIndex<u32> {
 }
 
 #[divan::bench(sample_count = 5)]
-fn build_1m(bencher: Bencher) {
+fn build_1m_bulk(bencher: Bencher) {
     bencher.bench(world);
+}
+
+#[divan::bench(sample_count = 3)]
+fn build_1m_one_by_one(bencher: Bencher) {
+    let ranges: Vec<(Range, u32)> = world().iter().map(|(r, p)| (r, *p)).collect();
+    bencher.bench(|| {
+        let mut index = RangeIndex::new();
+        for &(r, p) in &ranges {
+            index.insert(r, p);
+        }
+        index.compact();
+        index
+    });
 }
 
 #[divan::bench]

@@ -2,19 +2,30 @@
 //! answering "which is the most specific range that contains this address?" in O(log n).
 //!
 //! RDAP networks nest (an allocation holds assignments), so the index keeps a *painted map*: the
-//! address space cut into disjoint segments, each labelled with the smallest range that covers
-//! it (ties go to the range inserted first). Two levels keep inserts cheap and lookups fast:
-//! `base`, a sorted `Vec` searched with `partition_point`, and `delta`, a `BTreeMap` painted by
-//! recent inserts. When `delta` grows past a fraction of the index the two are merged in one
-//! linear pass (painted maps combine pointwise by "more specific wins"). A lookup asks both.
+//! whole address space cut into contiguous segments, each labelled with the smallest range that
+//! covers it, or with nothing (ties go to the range inserted first). Two levels keep inserts
+//! cheap and lookups fast:
+//! - `base`: segment starts and owners as two sorted arrays (8 bytes a segment), plus a table
+//!   giving, for each /16, where its segments begin, so a lookup binary-searches a handful;
+//! - `delta`: a `BTreeMap` of segments painted by recent inserts.
 //!
-//! Memory: 12 bytes per segment (at most two per range) plus `8 + size_of::<P>()` per range,
-//! plus about 10 bytes per range in the duplicate-detection set.
+//! When `delta` grows past a fraction of the index the two are merged in one linear pass
+//! (painted maps combine pointwise: the more specific owner wins). A lookup asks both. A bulk
+//! load into an empty index (a worker replaying the coverage log) paints `base` directly with
+//! one sweep in O(n log n).
+//!
+//! Memory: about 8 bytes per segment (at most two segments per range, plus gaps), 8 bytes per
+//! range for duplicate detection, and `8 + size_of::<P>()` per range.
 
-use std::collections::{BTreeMap, HashSet};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashSet};
 
 use crate::range::Range;
 
+/// Owner of a segment that no range covers.
+const NONE: u32 = u32::MAX;
+
+/// A segment of the delta level (delta segments need not be contiguous).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Seg {
     start: u32,
@@ -28,27 +39,132 @@ struct Entry<P> {
     payload: P,
 }
 
+/// The compacted level: when not empty, `starts[0] == 0` and segment `i` runs from `starts[i]`
+/// to `starts[i + 1] - 1` (the last one to 255.255.255.255).
+#[derive(Debug, Clone, Default)]
+struct Base {
+    starts: Vec<u32>,
+    owners: Vec<u32>,
+    /// `buckets[p]` = index of the segment that contains `p << 16` (65,536 entries).
+    buckets: Vec<u32>,
+}
+
+impl Base {
+    fn is_empty(&self) -> bool {
+        self.starts.is_empty()
+    }
+
+    fn len(&self) -> usize {
+        self.starts.len()
+    }
+
+    fn end(&self, i: usize) -> u32 {
+        self.starts.get(i + 1).map_or(u32::MAX, |s| s - 1)
+    }
+
+    fn heap_bytes(&self) -> usize {
+        (self.starts.capacity() + self.owners.capacity() + self.buckets.capacity()) * 4
+    }
+
+    /// Append a segment starting at `x`, coalescing with the previous one when possible.
+    fn push(&mut self, x: u32, owner: u32) {
+        if self.starts.last() == Some(&x) {
+            *self.owners.last_mut().expect("parallel arrays") = owner;
+            let n = self.owners.len();
+            if n >= 2 && self.owners[n - 2] == owner {
+                self.starts.pop();
+                self.owners.pop();
+            }
+            return;
+        }
+        if self.owners.last() == Some(&owner) {
+            return;
+        }
+        self.starts.push(x);
+        self.owners.push(owner);
+    }
+
+    fn finish(&mut self) {
+        self.starts.shrink_to_fit();
+        self.owners.shrink_to_fit();
+        self.buckets.clear();
+        self.buckets.reserve_exact(65_536);
+        let mut i = 0usize;
+        for p in 0..65_536u32 {
+            let first = p << 16;
+            while i + 1 < self.starts.len() && self.starts[i + 1] <= first {
+                i += 1;
+            }
+            self.buckets.push(i as u32);
+        }
+    }
+
+    /// Index of the segment containing `ip` (the base must not be empty).
+    fn locate(&self, ip: u32) -> usize {
+        let p = (ip >> 16) as usize;
+        let lo = self.buckets[p] as usize;
+        let hi = if p + 1 < self.buckets.len() {
+            (self.buckets[p + 1] as usize + 1).min(self.starts.len())
+        } else {
+            self.starts.len()
+        };
+        lo + self.starts[lo + 1..hi].partition_point(|&s| s <= ip)
+    }
+
+    fn owner(&self, ip: u32) -> Option<u32> {
+        if self.is_empty() {
+            return None;
+        }
+        let o = self.owners[self.locate(ip)];
+        (o != NONE).then_some(o)
+    }
+
+    /// The segment containing `ip`, searching forward from segment `from` (which must start at
+    /// or before `ip`): a galloping search, cheap when consecutive queries are close.
+    fn seek(&self, from: usize, ip: u32) -> usize {
+        let s = &self.starts;
+        let mut lo = from;
+        let mut step = 1usize;
+        loop {
+            let hi = lo + step;
+            if hi >= s.len() || s[hi] > ip {
+                let end = hi.min(s.len());
+                return lo + s[lo + 1..end].partition_point(|&x| x <= ip);
+            }
+            lo = hi;
+            step *= 2;
+        }
+    }
+}
+
 /// A set of IPv4 ranges with payloads; see the module documentation.
 #[derive(Debug, Clone)]
 pub struct RangeIndex<P> {
     entries: Vec<Entry<P>>,
-    base: Vec<Seg>,
+    base: Base,
     delta: BTreeMap<u32, Seg>,
     delta_inserts: usize,
-    /// `start << 32 | end` of every range, for exact duplicate detection.
-    keys: HashSet<u64>,
+    /// `start << 32 | end` of every range folded into `base`, sorted.
+    base_keys: Vec<u64>,
+    /// The same for ranges inserted since the last compaction.
+    delta_keys: HashSet<u64>,
 }
 
 impl<P> Default for RangeIndex<P> {
     fn default() -> Self {
         Self {
             entries: Vec::new(),
-            base: Vec::new(),
+            base: Base::default(),
             delta: BTreeMap::new(),
             delta_inserts: 0,
-            keys: HashSet::new(),
+            base_keys: Vec::new(),
+            delta_keys: HashSet::new(),
         }
     }
+}
+
+fn key(r: Range) -> u64 {
+    u64::from(r.start) << 32 | u64::from(r.end)
 }
 
 impl<P> RangeIndex<P> {
@@ -75,20 +191,28 @@ impl<P> RangeIndex<P> {
     /// Heap bytes held (approximate), for memory reports.
     pub fn heap_bytes(&self) -> usize {
         self.entries.capacity() * std::mem::size_of::<Entry<P>>()
-            + self.base.capacity() * std::mem::size_of::<Seg>()
+            + self.base.heap_bytes()
             + self.delta.len() * (std::mem::size_of::<Seg>() + 8) * 2
-            + self.keys.capacity() * 9
+            + self.base_keys.capacity() * 8
+            + self.delta_keys.capacity() * 9
+    }
+
+    /// Whether exactly this range is in the index.
+    pub fn contains_range(&self, range: Range) -> bool {
+        let k = key(range);
+        self.delta_keys.contains(&k) || self.base_keys.binary_search(&k).is_ok()
     }
 
     /// Insert a range; returns false (and changes nothing) when the same range is already in.
     pub fn insert(&mut self, range: Range, payload: P) -> bool {
-        if !self
-            .keys
-            .insert(u64::from(range.start) << 32 | u64::from(range.end))
-        {
+        if self.contains_range(range) {
             return false;
         }
-        let idx = u32::try_from(self.entries.len()).expect("fewer than 2^32 ranges");
+        self.delta_keys.insert(key(range));
+        let idx = u32::try_from(self.entries.len())
+            .ok()
+            .filter(|&i| i != NONE)
+            .expect("fewer than 2^32 - 1 ranges");
         self.entries.push(Entry { range, payload });
         self.paint_delta(range, idx);
         self.delta_inserts += 1;
@@ -98,22 +222,54 @@ impl<P> RangeIndex<P> {
         true
     }
 
+    /// Insert many ranges; returns how many were new. Into an empty index this paints the
+    /// segments with one sweep instead of range by range.
+    pub fn extend_bulk<I: IntoIterator<Item = (Range, P)>>(&mut self, iter: I) -> usize {
+        if !self.is_empty() {
+            return iter
+                .into_iter()
+                .map(|(r, p)| usize::from(self.insert(r, p)))
+                .sum();
+        }
+        self.entries = iter
+            .into_iter()
+            .map(|(range, payload)| Entry { range, payload })
+            .collect();
+        // Drop duplicates, keeping the first of each.
+        let mut keyed: Vec<(u64, u32)> = self
+            .entries
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (key(e.range), i as u32))
+            .collect();
+        keyed.sort_unstable();
+        let mut dup = vec![false; self.entries.len()];
+        for w in keyed.windows(2) {
+            if w[0].0 == w[1].0 {
+                dup[w[1].1 as usize] = true;
+            }
+        }
+        let mut n = 0usize;
+        self.entries.retain(|_| {
+            n += 1;
+            !dup[n - 1]
+        });
+        drop(dup);
+        keyed.dedup_by_key(|k| k.0);
+        self.base_keys = keyed.into_iter().map(|(k, _)| k).collect();
+        self.base_keys.shrink_to_fit();
+        self.entries.shrink_to_fit();
+        assert!(
+            self.entries.len() < NONE as usize,
+            "fewer than 2^32 - 1 ranges"
+        );
+        self.base = self.sweep();
+        self.entries.len()
+    }
+
     /// The most specific range containing `ip`, with its payload.
     pub fn get(&self, ip: u32) -> Option<(Range, &P)> {
-        let a = self.base_owner(ip);
-        let b = if self.delta.is_empty() {
-            None
-        } else {
-            self.delta
-                .range(..=ip)
-                .next_back()
-                .filter(|(_, s)| s.end >= ip)
-                .map(|(_, s)| s.owner)
-        };
-        let owner = match (a, b) {
-            (Some(a), Some(b)) => self.better(a, b),
-            (a, b) => a.or(b)?,
-        };
+        let owner = self.combine(self.base.owner(ip), self.delta_owner(ip))?;
         let e = &self.entries[owner as usize];
         Some((e.range, &e.payload))
     }
@@ -136,21 +292,13 @@ impl<P> RangeIndex<P> {
                 pos == 0 || ips[pos - 1] <= ip,
                 "addresses must be ascending"
             );
-            i += self.base[i..].partition_point(|s| s.end < ip);
-            let a = self.base.get(i).filter(|s| s.start <= ip).map(|s| s.owner);
-            let b = if self.delta.is_empty() {
+            let a = if self.base.is_empty() {
                 None
             } else {
-                self.delta
-                    .range(..=ip)
-                    .next_back()
-                    .filter(|(_, s)| s.end >= ip)
-                    .map(|(_, s)| s.owner)
+                i = self.base.seek(i, ip);
+                Some(self.base.owners[i]).filter(|&o| o != NONE)
             };
-            let owner = match (a, b) {
-                (Some(a), Some(b)) => Some(self.better(a, b)),
-                (a, b) => a.or(b),
-            };
+            let owner = self.combine(a, self.delta_owner(ip));
             f(
                 pos,
                 owner.map(|o| {
@@ -162,29 +310,57 @@ impl<P> RangeIndex<P> {
     }
 
     /// Fold the delta level into the base level (done automatically; public for benchmarks
-    /// and for callers that finished a bulk load).
+    /// and for callers that finished a burst of inserts).
     pub fn compact(&mut self) {
+        self.delta_inserts = 0;
         if self.delta.is_empty() {
-            self.delta_inserts = 0;
             return;
         }
         let delta: Vec<Seg> = std::mem::take(&mut self.delta).into_values().collect();
-        let base = std::mem::take(&mut self.base);
-        self.base = self.merge_painted(&base, &delta);
-        self.delta_inserts = 0;
+        self.base = self.merge(&delta);
+        let mut new_keys: Vec<u64> = std::mem::take(&mut self.delta_keys).into_iter().collect();
+        new_keys.sort_unstable();
+        let old = std::mem::take(&mut self.base_keys);
+        let mut merged = Vec::with_capacity(old.len() + new_keys.len());
+        let (mut i, mut j) = (0, 0);
+        while i < old.len() || j < new_keys.len() {
+            if j == new_keys.len() || (i < old.len() && old[i] < new_keys[j]) {
+                merged.push(old[i]);
+                i += 1;
+            } else {
+                merged.push(new_keys[j]);
+                j += 1;
+            }
+        }
+        self.base_keys = merged;
     }
 
-    fn base_owner(&self, ip: u32) -> Option<u32> {
-        let i = self.base.partition_point(|s| s.start <= ip);
-        if i == 0 {
+    fn delta_owner(&self, ip: u32) -> Option<u32> {
+        if self.delta.is_empty() {
             return None;
         }
-        let s = self.base[i - 1];
-        (s.end >= ip).then_some(s.owner)
+        self.delta
+            .range(..=ip)
+            .next_back()
+            .filter(|(_, s)| s.end >= ip)
+            .map(|(_, s)| s.owner)
+    }
+
+    fn combine(&self, a: Option<u32>, b: Option<u32>) -> Option<u32> {
+        match (a, b) {
+            (Some(a), Some(b)) => Some(self.better(a, b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// The more specific of two ranges (smaller; on a tie the one inserted first).
     fn better(&self, a: u32, b: u32) -> u32 {
+        if a == NONE {
+            return b;
+        }
+        if b == NONE {
+            return a;
+        }
         let (sa, sb) = (
             self.entries[a as usize].range.size(),
             self.entries[b as usize].range.size(),
@@ -194,10 +370,10 @@ impl<P> RangeIndex<P> {
 
     fn paint_delta(&mut self, range: Range, idx: u32) {
         let mut affected: Vec<Seg> = Vec::new();
-        if let Some((_, s)) = self.delta.range(..range.start).next_back() {
-            if s.end >= range.start {
-                affected.push(*s);
-            }
+        if let Some((_, s)) = self.delta.range(..range.start).next_back()
+            && s.end >= range.start
+        {
+            affected.push(*s);
         }
         affected.extend(self.delta.range(range.start..=range.end).map(|(_, s)| *s));
         for s in &affected {
@@ -247,52 +423,91 @@ impl<P> RangeIndex<P> {
         }
     }
 
-    /// Pointwise "more specific wins" combination of two sorted disjoint segment lists.
-    fn merge_painted(&self, a: &[Seg], b: &[Seg]) -> Vec<Seg> {
-        let mut out: Vec<Seg> = Vec::with_capacity(a.len() + b.len());
-        let (mut i, mut j) = (0usize, 0usize);
+    /// The base painted over by the (sorted, disjoint) delta segments, more specific winning.
+    fn merge(&self, delta: &[Seg]) -> Base {
+        let old = &self.base;
+        // The old base as a function: segment i -> (owner, end); an empty base is one gap.
+        let seg = |i: usize| -> (u32, u32) {
+            if old.is_empty() {
+                (NONE, u32::MAX)
+            } else {
+                (old.owners[i], old.end(i))
+            }
+        };
+        let mut out = Base::default();
+        out.starts.reserve(old.len() + 2 * delta.len() + 1);
+        out.owners.reserve(old.len() + 2 * delta.len() + 1);
+        let mut i = 0usize;
         let mut pos: u64 = 0;
+        let mut emit_until = |limit: u64, paint: Option<u32>, pos: &mut u64, i: &mut usize| {
+            while *pos <= limit {
+                let (o, e) = seg(*i);
+                let owner = paint.map_or(o, |p| self.better(o, p));
+                out.push(*pos as u32, owner);
+                let stop = u64::from(e).min(limit);
+                if stop == u64::from(e) {
+                    *i += 1;
+                }
+                *pos = stop + 1;
+            }
+        };
+        for d in delta {
+            if u64::from(d.start) > 0 {
+                emit_until(u64::from(d.start) - 1, None, &mut pos, &mut i);
+            }
+            emit_until(u64::from(d.end), Some(d.owner), &mut pos, &mut i);
+        }
+        emit_until(u64::from(u32::MAX), None, &mut pos, &mut i);
+        out.finish();
+        out
+    }
+
+    /// Paint every entry with one sweep over start and end points (for bulk loads).
+    fn sweep(&self) -> Base {
+        let n = self.entries.len();
+        let mut order: Vec<u32> = (0..n as u32).collect();
+        order.sort_unstable_by_key(|&i| self.entries[i as usize].range.start);
+        let mut ends: Vec<u64> = self
+            .entries
+            .iter()
+            .map(|e| u64::from(e.range.end) + 1)
+            .collect();
+        ends.sort_unstable();
+        let mut heap: BinaryHeap<Reverse<(u64, u32)>> = BinaryHeap::new();
+        let mut out = Base::default();
+        out.push(0, NONE);
+        let (mut j, mut k) = (0usize, 0usize);
         loop {
-            while i < a.len() && u64::from(a[i].end) < pos {
-                i += 1;
-            }
-            while j < b.len() && u64::from(b[j].end) < pos {
-                j += 1;
-            }
-            if i == a.len() && j == b.len() {
+            let next_start = order.get(j).map_or(u64::MAX, |&i| {
+                u64::from(self.entries[i as usize].range.start)
+            });
+            let next_end = ends.get(k).copied().unwrap_or(u64::MAX);
+            let x = next_start.min(next_end);
+            if x > u64::from(u32::MAX) {
                 break;
             }
-            let sa = a.get(i).map_or(u64::MAX, |s| u64::from(s.start).max(pos));
-            let sb = b.get(j).map_or(u64::MAX, |s| u64::from(s.start).max(pos));
-            let start = sa.min(sb);
-            let act_a = sa == start;
-            let act_b = sb == start;
-            let mut end = u64::MAX;
-            for (active, seg) in [(act_a, a.get(i)), (act_b, b.get(j))] {
-                if let Some(s) = seg {
-                    end = end.min(if active {
-                        u64::from(s.end)
-                    } else {
-                        u64::from(s.start) - 1
-                    });
+            while let Some(&i) = order.get(j) {
+                let r = self.entries[i as usize].range;
+                if u64::from(r.start) != x {
+                    break;
+                }
+                heap.push(Reverse((r.size(), i)));
+                j += 1;
+            }
+            while ends.get(k) == Some(&x) {
+                k += 1;
+            }
+            while let Some(&Reverse((_, i))) = heap.peek() {
+                if u64::from(self.entries[i as usize].range.end) < x {
+                    heap.pop();
+                } else {
+                    break;
                 }
             }
-            let owner = match (act_a, act_b) {
-                (true, true) => self.better(a[i].owner, b[j].owner),
-                (true, false) => a[i].owner,
-                _ => b[j].owner,
-            };
-            let (start, end) = (start as u32, end as u32);
-            match out.last_mut() {
-                Some(last)
-                    if last.owner == owner && u64::from(last.end) + 1 == u64::from(start) =>
-                {
-                    last.end = end;
-                }
-                _ => out.push(Seg { start, end, owner }),
-            }
-            pos = u64::from(end) + 1;
+            let owner = heap.peek().map_or(NONE, |&Reverse((_, i))| i);
+            out.push(x as u32, owner);
         }
+        out.finish();
         out
     }
 }
@@ -300,10 +515,7 @@ impl<P> RangeIndex<P> {
 impl<P> FromIterator<(Range, P)> for RangeIndex<P> {
     fn from_iter<I: IntoIterator<Item = (Range, P)>>(iter: I) -> Self {
         let mut idx = Self::new();
-        for (r, p) in iter {
-            idx.insert(r, p);
-        }
-        idx.compact();
+        idx.extend_bulk(iter);
         idx
     }
 }
@@ -359,6 +571,32 @@ mod tests {
             index.for_each_sorted(&ips, |pos, hit| {
                 assert_eq!(hit.map(|(r, p)| (r, *p)), naive_get(&model, ips[pos]));
             });
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn bulk_load_then_inserts_match_naive_model(first in ranges_strategy(), then in ranges_strategy()) {
+            let mut model: Vec<(Range, u32)> = Vec::new();
+            let mut input = Vec::new();
+            for (n, &(s, l)) in first.iter().enumerate() {
+                let r = Range { start: s, end: s + l };
+                if !model.iter().any(|(m, _)| *m == r) { model.push((r, n as u32)); }
+                input.push((r, n as u32));
+            }
+            let mut index: RangeIndex<u32> = input.into_iter().collect();
+            prop_assert_eq!(index.len(), model.len());
+            check(&index, &model, 0..560);
+            for (n, &(s, l)) in then.iter().enumerate() {
+                let r = Range { start: s + 100, end: s + 100 + l };
+                let id = 1000 + n as u32;
+                let dup = model.iter().any(|(m, _)| *m == r);
+                prop_assert_eq!(index.insert(r, id), !dup);
+                if !dup { model.push((r, id)); }
+            }
+            check(&index, &model, 0..700);
+            index.compact();
+            check(&index, &model, 0..700);
         }
     }
 
