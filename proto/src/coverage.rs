@@ -76,7 +76,7 @@ pub fn encode(records: &[CoverageRecord]) -> Vec<u8> {
 
 /// Decode one stream value; rejects anything not written by [`encode`].
 pub fn decode(bytes: &[u8]) -> Result<Vec<CoverageRecord>, DecodeError> {
-    if bytes.len() % RECORD_LEN != 0 {
+    if !bytes.len().is_multiple_of(RECORD_LEN) {
         return Err(DecodeError::Length(bytes.len()));
     }
     bytes
