@@ -30,6 +30,7 @@ Exit status: 0 when nothing failed, 1 otherwise.
 
 import argparse
 import base64
+import json
 import os
 import re
 import shutil
@@ -499,6 +500,37 @@ def check_configure_script(out, ports):
     print(f"     user data -> the same worker.env, token and replica settings as Ansible; {len(bad_cases)} bad inputs refused")
 
 
+def check_launch_user_data(out):
+    """The user data that launch-spot-fleet.sh writes configures a baked worker."""
+    secrets = os.path.join(out, "secrets")
+    os.makedirs(secrets)
+    with open(os.path.join(secrets, "token"), "w") as handle:
+        handle.write(TOKEN)
+    with open(os.path.join(secrets, "redis_password"), "w") as handle:
+        handle.write(REDIS_PASSWORD)
+    launch = os.path.join(os.path.dirname(ANSIBLE_DIR), "scripts", "launch-spot-fleet.sh")
+    proc = subprocess.run(
+        [launch, "--dry-run", "--secrets-dir", secrets, "--ami", "ami-0123456789abcdef0", "--count", "2",
+         "--coordinator-ip", "10.0.1.10", "--subnets", "subnet-0aaa1111", "--security-group", "sg-0123abcd",
+         "--rate", "lacnic=9/min,900/h arin=5/s"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert proc.returncode == 0, f"launch-spot-fleet.sh --dry-run exited {proc.returncode}: {proc.stderr}"
+    doc = json.loads(proc.stdout)
+    user_data = base64.b64decode(doc["create_launch_template"]["LaunchTemplateData"]["UserData"]).decode()
+    root = os.path.join(out, "configure-launch")
+    proc = run_configure(out, user_data, root)
+    assert proc.returncode == 0, f"the first-boot script refused the launcher's user data: {proc.stderr}"
+    env = read_env(root + "/etc/rdapfleet/worker.env")
+    assert env["RDAPFLEET_COORDINATOR"] == "http://10.0.1.10:50051", env
+    assert env["RDAPFLEET_RATE"] == "lacnic=9/min,900/h arin=5/s", env
+    assert env["RDAPFLEET_REDIS"].startswith(f"redis://:{REDIS_PASSWORD}@127.0.0.1:"), env
+    runtime = content_lines(root + os.path.join(out, "redis-replica", "runtime.conf"))
+    assert runtime == ["replicaof 10.0.1.10 6379", f"masterauth {REDIS_PASSWORD}", f"requirepass {REDIS_PASSWORD}"], runtime
+    with open(root + "/etc/rdapfleet/token") as handle:
+        assert handle.read() == TOKEN
+
+
 def check_rendered_scripts_shellcheck(out):
     shellcheck = shutil.which("shellcheck")
     if shellcheck is None:
@@ -604,6 +636,7 @@ def main():
             results.run("systemd-analyze security (offline) exposure", check_systemd_security, out)
             results.run("redis-server runs the rendered master and replica configs", check_redis, out, ports)
             results.run("first-boot script matches Ansible and refuses bad user data", check_configure_script, out, ports)
+            results.run("launch-spot-fleet.sh user data configures a baked worker", check_launch_user_data, out)
             results.run("shellcheck on the rendered scripts", check_rendered_scripts_shellcheck, out)
         results.run("SQLite online backup of a busy WAL database", check_backup_script, out)
     finally:
