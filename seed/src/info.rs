@@ -45,11 +45,22 @@ pub fn read_info(path: &Path) -> Result<SeedInfo> {
     if path.is_dir() {
         return Err(Error::NotASeedFile("it is a directory".into()));
     }
+    // Read-write (never create) so that closing the last connection checkpoints and removes
+    // the `-wal`/`-shm` files a WAL reader needs; `query_only` forbids any change. Fall back to
+    // read-only where the file or directory is not writable.
     let conn = Connection::open_with_flags(
         path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
+    .or_else(|_| {
+        Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+    })
     .map_err(explain)?;
+    conn.pragma_update(None, "query_only", true)
+        .map_err(explain)?;
     read(&conn)
         .map_err(|e| match e {
             Error::Sqlite(e) => explain(e),

@@ -64,17 +64,24 @@ pub enum Error {
         supported: u32,
     },
     /// A CIDR typed by a person does not parse.
-    #[error("{source}")]
+    #[error("{reason}")]
     InvalidCidr {
         /// What was typed.
         input: String,
-        /// Why it is wrong.
-        #[source]
-        source: rdapfleet_ranges::RangeError,
+        /// Why it is wrong (its message names the input).
+        reason: rdapfleet_ranges::RangeError,
     },
     /// The plan's parameters are out of range or inconsistent.
     #[error("{0}")]
     InvalidPlan(String),
+    /// The output path cannot be written to: its directory is missing, or it is a directory.
+    #[error("{}: {reason}", path.display())]
+    BadOutput {
+        /// The output path (or its directory).
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The output exists and overwriting was not asked for.
     #[error("{} already exists (use --force to replace it)", .0.display())]
     OutputExists(PathBuf),
@@ -92,13 +99,12 @@ pub enum Error {
         max: u64,
     },
     /// A file operation failed.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {error}", path.display())]
     Io {
         /// The file or directory.
         path: PathBuf,
         /// What went wrong.
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The seed file does not exist.
     #[error("{} does not exist", .0.display())]
@@ -112,10 +118,10 @@ pub enum Error {
 }
 
 impl Error {
-    pub(crate) fn io(path: &Path, source: std::io::Error) -> Self {
+    pub(crate) fn io(path: &Path, error: std::io::Error) -> Self {
         Error::Io {
             path: path.to_path_buf(),
-            source,
+            error,
         }
     }
 
@@ -139,9 +145,9 @@ pub fn parse_cidrs<S: AsRef<str>>(inputs: &[S]) -> Result<Vec<Range>> {
     inputs
         .iter()
         .map(|s| {
-            rdapfleet_ranges::parse_cidr(s.as_ref()).map_err(|source| Error::InvalidCidr {
+            rdapfleet_ranges::parse_cidr(s.as_ref()).map_err(|reason| Error::InvalidCidr {
                 input: s.as_ref().to_string(),
-                source,
+                reason,
             })
         })
         .collect()

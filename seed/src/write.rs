@@ -246,9 +246,9 @@ pub(crate) fn insert_seeds(
 /// directory even with `force`.
 fn check_output(path: &Path, force: bool) -> Result<()> {
     match fs::symlink_metadata(path) {
-        Ok(meta) if meta.is_dir() => Err(Error::Io {
+        Ok(meta) if meta.is_dir() => Err(Error::BadOutput {
             path: path.to_path_buf(),
-            source: io::Error::other("is a directory"),
+            reason: "is a directory".into(),
         }),
         Ok(_) if !force => Err(Error::OutputExists(path.to_path_buf())),
         Ok(_) => Ok(()),
@@ -280,10 +280,10 @@ impl TempDb {
             _ => PathBuf::from("."),
         };
         if !dir.is_dir() {
-            return Err(Error::io(
-                &dir,
-                io::Error::new(io::ErrorKind::NotFound, "directory does not exist"),
-            ));
+            return Err(Error::BadOutput {
+                path: dir,
+                reason: "directory does not exist".into(),
+            });
         }
         let name = out
             .file_name()
