@@ -34,6 +34,7 @@ pub struct AppendSummary {
 /// the current largest (spread among themselves by the file's shuffle seed), and meta
 /// `ip_count` / `batch_count` are updated. Safe while the coordinator has the file open in WAL
 /// mode; give `conn` a `busy_timeout` so the transaction waits for the coordinator's writes.
+/// `conn` must not be inside a transaction already (this function opens its own).
 ///
 /// New batches may interleave with old ones in address order; their addresses are still read
 /// with [`batch_ips`] (the `batch_id` column decides).

@@ -370,3 +370,116 @@ fn fsync(path: &Path) -> Result<()> {
         .and_then(|f| f.sync_all())
         .map_err(|e| Error::io(path, e))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::order::HandOutOrder;
+    use crate::strategy::Strategy;
+    use rdapfleet_ranges::parse_cidr;
+
+    fn files(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn batches_cut_the_sorted_seeds_and_hand_out_in_spread_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.sqlite");
+        let mut plan = SeedPlan::new(Strategy::Stride { prefix: 24 });
+        plan.includes = vec![parse_cidr("8.0.0.0/8").unwrap()];
+        plan.batch_size = 1000;
+        plan.shuffle_seed = 99;
+        let s = write_seed_file(&path, &plan, false).unwrap();
+        assert_eq!((s.ip_count, s.batch_count), (65_536, 66));
+        assert_eq!(files(dir.path()), ["s.sqlite"]);
+
+        let conn = Connection::open(&path).unwrap();
+        assert_eq!(schema::check(&conn).unwrap(), SCHEMA_VERSION);
+        let ips = generate_ips(&plan).unwrap();
+        let mut stmt = conn
+            .prepare("SELECT id, first_ip, last_ip, ip_count, hand_out FROM batches ORDER BY id")
+            .unwrap();
+        let batches: Vec<(i64, u32, u32, i64, i64)> = stmt
+            .query_map([], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        // Batch i is the i-th run of 1,000 sorted addresses; the last is shorter.
+        for (i, chunk) in ips.chunks(1000).enumerate() {
+            let b = batches[i];
+            assert_eq!(b.0, i as i64);
+            assert_eq!(
+                (b.1, b.2, b.3),
+                (chunk[0], chunk[chunk.len() - 1], chunk.len() as i64)
+            );
+            assert_eq!(crate::batch_ips(&conn, b.0).unwrap(), chunk);
+        }
+        assert_eq!(batches.last().unwrap().3, 536);
+        // hand_out is the inverse of the seeded order.
+        let order: Vec<usize> = HandOutOrder::new(66, 99).collect();
+        for (pos, &batch) in order.iter().enumerate() {
+            assert_eq!(batches[batch].4, pos as i64);
+        }
+        // Every meta key of the contract is there.
+        for key in [
+            schema::META_FORMAT,
+            schema::META_SCHEMA_VERSION,
+            schema::META_GENERATOR_VERSION,
+            schema::META_STRATEGY,
+            schema::META_PARAMS,
+            schema::META_IP_COUNT,
+            schema::META_BATCH_COUNT,
+            schema::META_BATCH_SIZE,
+            schema::META_SHUFFLE_SEED,
+            schema::META_CREATED_AT,
+            schema::META_CRAWL_ID,
+        ] {
+            assert!(schema::get_meta(&conn, key).unwrap().is_some(), "{key}");
+        }
+        assert_eq!(
+            schema::get_meta(&conn, schema::META_CREATED_AT).unwrap(),
+            Some(s.created_at.clone())
+        );
+        let params: serde_json::Value = serde_json::from_str(
+            &schema::get_meta(&conn, schema::META_PARAMS)
+                .unwrap()
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(params, plan.params_json());
+    }
+
+    #[test]
+    fn failures_leave_nothing_behind_and_existing_files_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.sqlite");
+        let mut plan = SeedPlan::new(Strategy::Ranges);
+        plan.includes = vec![parse_cidr("192.0.2.0/24").unwrap()];
+        plan.excludes = vec![parse_cidr("192.0.0.0/16").unwrap()];
+        assert!(matches!(
+            write_seed_file(&path, &plan, false),
+            Err(Error::Empty)
+        ));
+        assert!(files(dir.path()).is_empty());
+
+        plan.excludes.clear();
+        let first = write_seed_file(&path, &plan, false).unwrap();
+        let bytes = fs::read(&path).unwrap();
+        assert!(matches!(
+            write_seed_file(&path, &plan, false),
+            Err(Error::OutputExists(_))
+        ));
+        assert_eq!(fs::read(&path).unwrap(), bytes);
+        let second = write_seed_file(&path, &plan, true).unwrap();
+        assert_ne!(first.crawl_id, second.crawl_id);
+        assert_eq!(files(dir.path()), ["s.sqlite"]);
+    }
+}
