@@ -20,7 +20,7 @@
 //! - [`schema`]: the seed file's tables and meta keys (the contract with the coordinator).
 //! - [`strategy`]: [`Strategy`], [`SeedPlan`], [`generate_ips`], the 2016 lattice, [`stride_ips`].
 //! - [`order`]: the hand-out permutation of batches (bit reversal xor a seeded mask).
-//! - [`write`]: [`write_seed_file`]: temporary file, bulk insert, WAL, atomic rename.
+//! - [`write`](mod@write): [`write_seed_file`]: temporary file, bulk insert, WAL, atomic rename.
 //! - [`append`]: [`append_ips`] for a running crawl, [`batch_ips`].
 //! - [`info`]: [`read_info`], what `rdapfleet-seed info` prints.
 
