@@ -123,9 +123,12 @@ fn main() -> anyhow::Result<()> {
     );
     if !t_stride.is_empty() {
         println!(
-            "stride /24 write_seed_file ({stride_count} ips) {:>6.3} s",
+            "stride /24 write_seed_file            {:>6.3} s   ({stride_count} addresses)",
             secs(median(&mut t_stride))
         );
+    }
+    if let Ok(load) = std::fs::read_to_string("/proc/loadavg") {
+        println!("load average at the end: {}", load.trim());
     }
     Ok(())
 }
