@@ -382,7 +382,7 @@ lt_out=$(aws ec2 create-launch-template "${aws_args[@]}" --cli-input-json "file:
 lt_id=$(jq -r '.LaunchTemplate.LaunchTemplateId // empty' <<<"$lt_out")
 [[ -n "$lt_id" ]] || die "create-launch-template returned no id: $lt_out"
 
-echo "$PROG: creating a $fleet_type spot fleet of $count worker(s)" >&2
+echo "$PROG: creating a spot fleet (type $fleet_type) of $count worker(s)" >&2
 fleet_out=$(aws ec2 create-fleet "${aws_args[@]}" --cli-input-json "file://$workdir/create-fleet.json")
 fleet_id=$(jq -r '.FleetId // empty' <<<"$fleet_out")
 errors=$(jq -r '(.Errors // [])[] | "  \(.LaunchTemplateAndOverrides.Overrides.InstanceType // "?") in \(.LaunchTemplateAndOverrides.Overrides.SubnetId // "?"): \(.ErrorCode): \(.ErrorMessage)"' <<<"$fleet_out")
@@ -392,6 +392,9 @@ if [[ -n "$errors" ]]; then
 fi
 [[ -n "$fleet_id" ]] || die "create-fleet returned no fleet id: $fleet_out"
 launched=$(jq '[(.Instances // [])[].InstanceIds[]] | length' <<<"$fleet_out")
+if [[ "$fleet_type" == instant ]] && ((launched < count)); then
+  echo "$PROG: warning: only $launched of $count worker(s) launched (an instant fleet does not retry; add instance types or subnets, or use --fleet-type maintain)" >&2
+fi
 
 jq -n --arg fleet "$fleet_id" --arg lt "$lt_id" --arg name "$template_name" --arg launch "$launch_id" \
   --arg type "$fleet_type" --argjson count "$count" --argjson launched "$launched" \

@@ -129,7 +129,10 @@ if [[ -n "$fleet_ids" ]]; then
 fi
 instances_json=$(aws ec2 describe-instances "${aws_args[@]}" --filters "${instance_filters[@]}") ||
   die "aws ec2 describe-instances failed"
-mapfile -t instances < <(jq -r '.Reservations[].Instances[].InstanceId' <<<"$instances_json")
+# Checked again here, whatever the filters matched: never anything but a worker of this project.
+mapfile -t instances < <(jq -r --arg project "$project" '
+  def tag($k): ((.Tags // []) | map(select(.Key == $k)) | first | .Value) // "";
+  .Reservations[].Instances[] | select(tag("Role") == "worker" and tag("Project") == $project) | .InstanceId' <<<"$instances_json")
 
 templates=()
 if [[ "$keep_templates" == false && -z "$fleet_ids" ]]; then
