@@ -1,1 +1,24 @@
-//! placeholder
+//! Helpers for rdapfleet's integration tests, which run real parts on loopback: the workspace's
+//! own binaries as child processes, `redis-server` on free ports in temp dirs, and real seed
+//! files. Everything started here is SIGKILLed and reaped on drop, and a test that panics
+//! prints each child's log tail.
+//!
+//! # Layout
+//! - [`wait`]: [`wait_until`] / [`wait_until_async`]: poll a condition against a deadline.
+//! - [`net`]: loopback ports, [`free_port`].
+//! - [`process`]: [`ChildProcess`]: a child with captured output, line waits, kill on drop;
+//!   [`binary_path`] finds workspace binaries next to the test executable.
+//! - [`redis`]: [`RedisServer`]: a throwaway `redis-server` (master or replica, optional password).
+//! - [`seed`]: [`seed_file`]: small real seed files for tests.
+
+pub mod net;
+pub mod process;
+pub mod redis;
+pub mod seed;
+pub mod wait;
+
+pub use net::free_port;
+pub use process::{ChildProcess, binary_path};
+pub use redis::{RedisOptions, RedisServer};
+pub use seed::seed_file;
+pub use wait::{wait_until, wait_until_async};
