@@ -94,34 +94,41 @@ step() {
 # --------------------------------------------------------------- the venv
 PYTHON=${PYTHON:-python3}
 
-make_venv() {
+# True when the venv has the pinned tools and the collections load offline
+# (they come from the `ansible` package on PyPI).
+venv_ready() {
   local stamp="$venv/.rdapfleet-pins"
-  if [[ -x "$venv/bin/ansible-lint" && -f "$stamp" && "$(cat "$stamp")" == "${PINS[*]}" ]]; then
+  [[ -x "$venv/bin/ansible-lint" && -f "$stamp" && "$(cat "$stamp")" == "${PINS[*]}" ]] || return 1
+  "$venv/bin/ansible-galaxy" collection list amazon.aws 2>/dev/null | grep -q '^amazon\.aws ' || return 1
+  "$venv/bin/ansible-doc" -t module amazon.aws.ec2_ami >/dev/null 2>&1 &&
+    "$venv/bin/ansible-doc" -t inventory amazon.aws.aws_ec2 >/dev/null 2>&1 &&
+    "$venv/bin/ansible-doc" -t module community.general.timezone >/dev/null 2>&1 &&
+    "$venv/bin/ansible-doc" -t module ansible.posix.sysctl >/dev/null 2>&1
+}
+
+make_venv() {
+  if venv_ready; then
     echo "reusing $venv (${PINS[*]})"
-  else
-    command -v "$PYTHON" >/dev/null 2>&1 || {
-      echo "$PYTHON not found" >&2
-      return 1
-    }
-    "$PYTHON" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' || {
-      echo "$PYTHON is older than 3.11 (ansible-core 2.19 needs 3.11+)" >&2
-      return 1
-    }
-    # (set -e does not apply inside step's `if`: every command checks itself.)
-    rm -rf "$venv" || return 1
-    "$PYTHON" -m venv "$venv" || return 1
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-input "${PINS[@]}" || return 1
-    printf '%s' "${PINS[*]}" >"$stamp" || return 1
+    return 0
   fi
-  # The collections come from the `ansible` package on PyPI; check they load offline.
-  "$venv/bin/ansible-galaxy" collection list amazon.aws 2>/dev/null | grep -q '^amazon\.aws ' || {
-    echo "the amazon.aws collection is missing from $venv" >&2
+  command -v "$PYTHON" >/dev/null 2>&1 || {
+    echo "$PYTHON not found" >&2
     return 1
   }
-  "$venv/bin/ansible-doc" -t module amazon.aws.ec2_ami >/dev/null &&
-    "$venv/bin/ansible-doc" -t inventory amazon.aws.aws_ec2 >/dev/null &&
-    "$venv/bin/ansible-doc" -t module community.general.timezone >/dev/null &&
-    "$venv/bin/ansible-doc" -t module ansible.posix.sysctl >/dev/null
+  "$PYTHON" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' || {
+    echo "$PYTHON is older than 3.11 (ansible-core 2.19 needs 3.11+)" >&2
+    return 1
+  }
+  echo "creating $venv with ${PINS[*]}"
+  # (set -e does not apply inside step's `if`: every command checks itself.)
+  rm -rf "$venv" || return 1
+  "$PYTHON" -m venv "$venv" || return 1
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-input "${PINS[@]}" || return 1
+  printf '%s' "${PINS[*]}" >"$venv/.rdapfleet-pins" || return 1
+  venv_ready || {
+    echo "$venv lacks amazon.aws, community.general or ansible.posix after the install" >&2
+    return 1
+  }
 }
 
 # Ansible runs from ansible/ (ansible.cfg), never on the AWS inventory here.
