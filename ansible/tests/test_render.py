@@ -21,6 +21,9 @@ Run from anywhere (scripts/check-ops.sh runs it with the .venv-ops Python):
      replica with a wrong masterauth never links;
    - the first-boot script turns user data into the same environment file,
      token and replica settings that Ansible renders, and refuses bad user data;
+     it fetches the user data over IMDSv2 from a loopback stand-in of the
+     metadata service (waiting until it answers), and takes the user data
+     that launch-spot-fleet.sh writes;
    - the SQLite backup script takes consistent backups of a WAL database while
      another process keeps writing to it.
 3. Ends with one line: "render: N passed, N failed, N skipped".
@@ -167,6 +170,8 @@ def render(out, ports):
         f"render_master_port={ports['master']}",
         "-e",
         f"render_replica_port={ports['replica']}",
+        "-e",
+        f"render_imds_port={ports['imds']}",
     ]
     proc = subprocess.run(cmd, cwd=ANSIBLE_DIR, env=env, capture_output=True, text=True, timeout=600)
     if proc.returncode != 0:
@@ -255,8 +260,9 @@ def check_systemd_verify(out):
                 (os.path.join(site, "rdapfleet-backup.timer"), "rdapfleet-backup.timer"),
                 (os.path.join(site, "rdapfleet-worker.service"), "rdapfleet-worker.service"),
             ],
-            [],
-            ["rdapfleet-coordinator.service", "rdapfleet-backup.service", "rdapfleet-backup.timer", "rdapfleet-worker.service"],
+            [(os.path.join(site, "redis-dropin.conf"), "redis-server.service", "10-rdapfleet.conf")],
+            ["rdapfleet-coordinator.service", "rdapfleet-backup.service", "rdapfleet-backup.timer", "rdapfleet-worker.service",
+             "redis-server.service"],
         ),
         "baked": (
             [
@@ -500,6 +506,94 @@ def check_configure_script(out, ports):
     print(f"     user data -> the same worker.env, token and replica settings as Ansible; {len(bad_cases)} bad inputs refused")
 
 
+class Imds:
+    """A loopback stand-in for the EC2 instance metadata service, IMDSv2 rules:
+    PUT /latest/api/token with a TTL header gives a session token; GET
+    /latest/user-data needs that token in X-aws-ec2-metadata-token (401
+    without); 404 when the instance has no user data."""
+
+    def __init__(self, port, user_data):
+        import http.server
+        import threading
+
+        imds = self
+        self.user_data = user_data
+        self.token = "imds-session-token-" + os.urandom(8).hex()
+        self.requests = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def reply(self, code, body=b""):
+                self.send_response(code)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_PUT(self):
+                imds.requests.append(("PUT", self.path, self.headers.get("X-aws-ec2-metadata-token-ttl-seconds")))
+                if self.path == "/latest/api/token" and self.headers.get("X-aws-ec2-metadata-token-ttl-seconds"):
+                    self.reply(200, imds.token.encode())
+                else:
+                    self.reply(400)
+
+            def do_GET(self):
+                token = self.headers.get("X-aws-ec2-metadata-token")
+                imds.requests.append(("GET", self.path, token))
+                if token != imds.token:
+                    self.reply(401)
+                elif self.path != "/latest/user-data" or imds.user_data is None:
+                    self.reply(404)
+                else:
+                    self.reply(200, imds.user_data.encode())
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def check_configure_from_imds(out, ports):
+    script = os.path.join(out, "baked", "rdapfleet-worker-configure.sh")
+    user_data = (
+        "# rdapfleet worker user data v1\n"
+        "RDAPFLEET_COORDINATOR_ADDRESS=10.0.1.10\n"
+        f"RDAPFLEET_TOKEN={TOKEN}\n"
+        f"RDAPFLEET_REDIS_PASSWORD={REDIS_PASSWORD}\n"
+    )
+    # Started before the metadata service answers: it must keep trying.
+    root = os.path.join(out, "configure-imds")
+    proc = subprocess.Popen(["bash", script, "--root", root], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(2.5)
+    assert proc.poll() is None, f"the script gave up before the metadata service came up: {proc.communicate()}"
+    imds = Imds(ports["imds"], user_data)
+    try:
+        stdout, stderr = proc.communicate(timeout=30)
+    finally:
+        imds.stop()
+    assert proc.returncode == 0, f"exit {proc.returncode}: {stderr}"
+    env = read_env(root + "/etc/rdapfleet/worker.env")
+    assert env["RDAPFLEET_COORDINATOR"] == "http://10.0.1.10:50051", env
+    with open(root + "/etc/rdapfleet/token") as handle:
+        assert handle.read() == TOKEN
+    methods = [request[0] for request in imds.requests]
+    assert methods[0] == "PUT" and "GET" in methods, imds.requests
+    assert all(request[2] == imds.token for request in imds.requests if request[0] == "GET"), "a GET without the session token"
+    # No user data: one clear line, exit 1.
+    imds = Imds(ports["imds"], None)
+    try:
+        proc = subprocess.run(["bash", script, "--root", os.path.join(out, "configure-imds-none")],
+                              capture_output=True, text=True, timeout=30)
+    finally:
+        imds.stop()
+    assert proc.returncode == 1 and "has no user data" in proc.stderr, f"{proc.returncode}: {proc.stderr}"
+    print("     IMDSv2: waited for the metadata service, session token on every GET, 404 -> a clear error")
+
+
 def check_launch_user_data(out):
     """The user data that launch-spot-fleet.sh writes configures a baked worker."""
     secrets = os.path.join(out, "secrets")
@@ -621,9 +715,12 @@ def main():
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     args = parser.parse_args()
     out = tempfile.mkdtemp(prefix="rdapfleet-render-")
-    ports = {"master": free_port(), "replica": free_port()}
-    while ports["replica"] == ports["master"]:
-        ports["replica"] = free_port()
+    ports = {}
+    for name in ("master", "replica", "imds"):
+        port = free_port()
+        while port in ports.values():
+            port = free_port()
+        ports[name] = port
     results = Results()
     started = time.monotonic()
     try:
@@ -636,6 +733,7 @@ def main():
             results.run("systemd-analyze security (offline) exposure", check_systemd_security, out)
             results.run("redis-server runs the rendered master and replica configs", check_redis, out, ports)
             results.run("first-boot script matches Ansible and refuses bad user data", check_configure_script, out, ports)
+            results.run("first-boot script reads user data over IMDSv2 (loopback simulator)", check_configure_from_imds, out, ports)
             results.run("launch-spot-fleet.sh user data configures a baked worker", check_launch_user_data, out)
             results.run("shellcheck on the rendered scripts", check_rendered_scripts_shellcheck, out)
         results.run("SQLite online backup of a busy WAL database", check_backup_script, out)
