@@ -126,8 +126,8 @@ pub struct RateSpec {
 impl FromStr for RateSpec {
     type Err = Error;
 
-    /// `REGISTRY=N/unit[,N/unit...]`, registry one of arin, ripencc (ripe), apnic, lacnic,
-    /// afrinic, other.
+    /// `REGISTRY=N/unit[,N/unit...]` or `REGISTRY=unlimited` (for local test worlds only),
+    /// registry one of arin, ripencc (ripe), apnic, lacnic, afrinic, other.
     fn from_str(input: &str) -> Result<Self> {
         let err = |reason: String| Error::Rate {
             input: input.to_string(),
@@ -145,6 +145,12 @@ impl FromStr for RateSpec {
                     .map_err(|e| err(format!("{e} or other")))?,
             )
         };
+        if windows.trim().eq_ignore_ascii_case("unlimited") {
+            return Ok(RateSpec {
+                target,
+                windows: Vec::new(),
+            });
+        }
         let windows = windows
             .split(',')
             .map(|w| w.parse::<Window>().map_err(&err))
@@ -156,6 +162,9 @@ impl FromStr for RateSpec {
 impl fmt::Display for RateSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}=", self.target)?;
+        if self.windows.is_empty() {
+            return f.write_str("unlimited");
+        }
         for (i, w) in self.windows.iter().enumerate() {
             if i > 0 {
                 f.write_str(",")?;
@@ -201,6 +210,23 @@ impl Rates {
                 ),
                 spec(RateTarget::Other, vec![w(1, 1)]),
             ],
+        }
+    }
+
+    /// No limits at all: for local test worlds (which enforce their own), never for the real
+    /// registries.
+    pub fn unlimited() -> Rates {
+        let targets = Registry::ALL
+            .into_iter()
+            .map(RateTarget::Registry)
+            .chain([RateTarget::Other]);
+        Rates {
+            specs: targets
+                .map(|target| RateSpec {
+                    target,
+                    windows: Vec::new(),
+                })
+                .collect(),
         }
     }
 
@@ -284,6 +310,15 @@ mod tests {
         assert_eq!(
             "other=2/s".parse::<RateSpec>().unwrap().target,
             RateTarget::Other
+        );
+        let u: RateSpec = "apnic=Unlimited".parse().unwrap();
+        assert!(u.windows.is_empty());
+        assert_eq!(u.to_string(), "apnic=unlimited");
+        assert!(
+            Rates::unlimited()
+                .specs()
+                .iter()
+                .all(|s| s.windows.is_empty())
         );
     }
 
