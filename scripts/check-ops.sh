@@ -197,9 +197,14 @@ shellchecks() {
     echo "shellcheck is not installed (Debian package shellcheck)" >&2
     return 1
   }
-  local scripts=()
-  mapfile -t scripts < <(find "$REPO_ROOT/scripts" -maxdepth 1 -type f \( -name '*.sh' -o -perm -u+x \) | sort)
-  echo "shellcheck: ${#scripts[@]} scripts"
+  # Every shell script: *.sh, or a file whose #! line names sh or bash.
+  local scripts=() file
+  while IFS= read -r file; do
+    if [[ "$file" == *.sh ]] || head -n 1 -- "$file" | grep -Eq '^#!.*[/ ](ba|da)?sh([[:space:]]|$)'; then
+      scripts+=("$file")
+    fi
+  done < <(find "$REPO_ROOT/scripts" -maxdepth 1 -type f | sort)
+  echo "shellcheck: ${#scripts[@]} scripts: ${scripts[*]##*/}"
   shellcheck --external-sources "${scripts[@]}"
 }
 
