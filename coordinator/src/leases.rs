@@ -236,15 +236,9 @@ impl Engine {
                     self.undone += 1;
                     match (batch.lease_id, batch.worker_id.clone(), batch.expires_at_ms) {
                         (Some(lease_id), Some(worker), Some(expires)) => {
-                            // What exactly was handed out is not stored; every unsettled IP
-                            // of the batch is a safe superset.
-                            let ips = batch
-                                .ips
-                                .iter()
-                                .zip(&batch.settled)
-                                .filter(|(_, s)| !**s)
-                                .map(|(ip, _)| *ip)
-                                .collect();
+                            // What exactly was handed out is not stored: accept outcomes
+                            // for any IP of the batch (settled ones count as duplicates).
+                            let ips = batch.ips.clone();
                             self.workers
                                 .entry(worker.clone())
                                 .or_insert_with(|| Worker {
