@@ -66,10 +66,10 @@ pub struct ServeArgs {
     )]
     pub listen: SocketAddr,
     /// How long a lease lives without a heartbeat (at least 3 x --heartbeat-interval).
-    #[arg(long, env = "RDAPFLEET_LEASE_TTL", default_value = "5m", value_parser = parse_duration)]
+    #[arg(long, env = "RDAPFLEET_LEASE_TTL", default_value = "5m", value_parser = parse_duration, value_name = "DURATION")]
     pub lease_ttl: Duration,
     /// How often workers must heartbeat their leases.
-    #[arg(long, env = "RDAPFLEET_HEARTBEAT_INTERVAL", default_value = "30s", value_parser = parse_duration)]
+    #[arg(long, env = "RDAPFLEET_HEARTBEAT_INTERVAL", default_value = "30s", value_parser = parse_duration, value_name = "DURATION")]
     pub heartbeat_interval: Duration,
     /// The most batches one worker may hold at once.
     #[arg(long, env = "RDAPFLEET_MAX_BATCHES_PER_WORKER", default_value_t = 8)]
@@ -78,10 +78,10 @@ pub struct ServeArgs {
     #[arg(long, env = "RDAPFLEET_MAX_ATTEMPTS", default_value_t = 4)]
     pub max_attempts: u32,
     /// Delay before a retryable IP is handed out again; doubled per attempt.
-    #[arg(long, env = "RDAPFLEET_RETRY_DELAY", default_value = "10m", value_parser = parse_duration)]
+    #[arg(long, env = "RDAPFLEET_RETRY_DELAY", default_value = "10m", value_parser = parse_duration, value_name = "DURATION")]
     pub retry_delay: Duration,
     /// Cap of the doubled retry delay.
-    #[arg(long, env = "RDAPFLEET_MAX_RETRY_DELAY", default_value = "6h", value_parser = parse_duration)]
+    #[arg(long, env = "RDAPFLEET_MAX_RETRY_DELAY", default_value = "6h", value_parser = parse_duration, value_name = "DURATION")]
     pub max_retry_delay: Duration,
     /// Lease expiries of one batch after which its unsettled IPs are recorded as failed
     /// ("lease expired N times").
@@ -92,10 +92,10 @@ pub struct ServeArgs {
     #[arg(long, env = "RDAPFLEET_SKIP_POLICY", value_enum, default_value_t = SkipPolicyArg::Covered)]
     pub skip_policy: SkipPolicyArg,
     /// How often expired leases are looked for.
-    #[arg(long, env = "RDAPFLEET_REAPER_INTERVAL", default_value = "5s", value_parser = parse_duration)]
+    #[arg(long, env = "RDAPFLEET_REAPER_INTERVAL", default_value = "5s", value_parser = parse_duration, value_name = "DURATION")]
     pub reaper_interval: Duration,
     /// How often to look for batches added by `add-range` (also whenever the queue runs dry).
-    #[arg(long, env = "RDAPFLEET_POLL_INTERVAL", default_value = "5s", value_parser = parse_duration)]
+    #[arg(long, env = "RDAPFLEET_POLL_INTERVAL", default_value = "5s", value_parser = parse_duration, value_name = "DURATION")]
     pub poll_interval: Duration,
 }
 

@@ -51,13 +51,17 @@ fn clap_exit(e: &clap::Error) -> ExitCode {
             ExitCode::from(1)
         }
         _ => {
+            // clap's message up to its usage block, folded onto one line.
             let rendered = e.render().to_string();
-            let line = rendered
+            let message = rendered
                 .lines()
-                .find(|l| !l.trim().is_empty())
-                .unwrap_or("invalid arguments")
-                .trim_start_matches("error: ");
-            eprintln!("{NAME}: error: {line} (see --help)");
+                .map(str::trim)
+                .skip_while(|l| l.is_empty())
+                .take_while(|l| !l.is_empty())
+                .collect::<Vec<_>>()
+                .join(" ");
+            let message = message.trim_start_matches("error: ");
+            eprintln!("{NAME}: error: {message} (see --help)");
             ExitCode::from(1)
         }
     }
