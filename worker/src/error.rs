@@ -1,0 +1,50 @@
+//! The worker's error type and how errors map to exit codes.
+
+use thiserror::Error;
+
+/// Errors of the worker's commands.
+#[derive(Debug, Error)]
+pub enum Error {
+    /// Bad input from the operator: a file that is not what it should be, a bad flag value.
+    #[error("{0}")]
+    Input(String),
+    /// A bad bootstrap file or URL, a bad rate, an HTTP client that cannot be built.
+    #[error(transparent)]
+    Rdap(#[from] rdapfleet_rdap::Error),
+    /// A lookup that got no answer (network failure, registry failing or rate limiting).
+    #[error("{0}")]
+    LookupFailed(String),
+    /// Something else went wrong (I/O on stdout, a download that failed, ...).
+    #[error("{0}")]
+    Unexpected(String),
+}
+
+impl Error {
+    /// Process exit code: 1 for input/usage errors, 2 for unexpected failures.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Input(_) => 1,
+            Error::Rdap(rdapfleet_rdap::Error::Client(_)) => 2,
+            Error::Rdap(_) => 1,
+            Error::LookupFailed(_) | Error::Unexpected(_) => 2,
+        }
+    }
+
+    /// The message with its causes, joined with ": ".
+    pub fn chain(&self) -> String {
+        let mut s = self.to_string();
+        let mut cur = std::error::Error::source(self);
+        while let Some(c) = cur {
+            let m = c.to_string();
+            if !s.contains(&m) {
+                s.push_str(": ");
+                s.push_str(&m);
+            }
+            cur = c.source();
+        }
+        s
+    }
+}
+
+/// Result alias of this crate.
+pub type Result<T> = std::result::Result<T, Error>;

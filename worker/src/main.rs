@@ -1,0 +1,49 @@
+//! `rdapfleet-worker`: flags, tracing, then the library.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use clap::error::ErrorKind;
+use rdapfleet_worker::cli::Cli;
+
+const BIN: &str = "rdapfleet-worker";
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => {
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            let text = e.render().to_string();
+            let text = text.trim_end().trim_start_matches("error: ");
+            eprintln!("{BIN}: error: {text}");
+            return ExitCode::from(1);
+        }
+    };
+    rdapfleet_worker::logging::init(cli.log_format);
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("{BIN}: error: starting the runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut stdout = std::io::stdout().lock();
+    match runtime.block_on(rdapfleet_worker::run_command(&cli.command, &mut stdout)) {
+        Ok(done) => {
+            if let Some(note) = done.note {
+                eprintln!("{BIN}: {note}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{BIN}: error: {}", e.chain());
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
