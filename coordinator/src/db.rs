@@ -116,16 +116,23 @@ fn db_error(path: &Path, message: impl Into<String>) -> Error {
     }
 }
 
+/// Fail with a clear message when `path` does not exist (SQLite would create it).
+pub fn check_exists(path: &Path) -> Result<()> {
+    if path.exists() {
+        Ok(())
+    } else {
+        Err(db_error(
+            path,
+            "no such file (create one with `rdapfleet-seed generate`)",
+        ))
+    }
+}
+
 /// Open an existing seed file, check it is one this build can use, and (read-write) switch it
 /// to WAL and add the coordinator's tables. Gives a clear error for a missing, corrupt, foreign
 /// or newer file.
 pub fn open(path: &Path, access: Access) -> Result<Connection> {
-    if !path.exists() {
-        return Err(db_error(
-            path,
-            "no such file (create one with `rdapfleet-seed generate`)",
-        ));
-    }
+    check_exists(path)?;
     let flags = match access {
         Access::ReadWrite => OpenFlags::SQLITE_OPEN_READ_WRITE,
         Access::ReadOnly => OpenFlags::SQLITE_OPEN_READ_ONLY,
@@ -172,6 +179,45 @@ pub fn open(path: &Path, access: Access) -> Result<Connection> {
         }
     }
     Ok(conn)
+}
+
+/// An exclusive advisory lock on `<db>.coordinator-lock`, held while a server runs so that two
+/// servers never share one crawl database (the kernel releases it when the process dies, even
+/// by SIGKILL). `status` and `add-range` do not take it.
+#[derive(Debug)]
+pub struct ServeLock {
+    _file: std::fs::File,
+}
+
+/// Take the [`ServeLock`] of `db`, or explain who holds it.
+pub fn lock_for_serving(db: &Path) -> Result<ServeLock> {
+    use std::os::fd::AsRawFd;
+    let mut name = db.as_os_str().to_owned();
+    name.push(".coordinator-lock");
+    let lock_path = std::path::PathBuf::from(name);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| {
+            db_error(
+                db,
+                format!("cannot create lock file {}: {e}", lock_path.display()),
+            )
+        })?;
+    // SAFETY: flock(2) on a file descriptor we own for the duration of the call.
+    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if rc != 0 {
+        return Err(db_error(
+            db,
+            format!(
+                "another rdapfleet-coordinator is serving this database (lock {} is held)",
+                lock_path.display()
+            ),
+        ));
+    }
+    Ok(ServeLock { _file: file })
 }
 
 /// Whether the coordinator's tables exist (a seed file never served has none).

@@ -15,12 +15,13 @@ use crate::config::Config;
 use crate::leases::Engine;
 use crate::service::{Shared, grpc_service};
 use crate::store::Store;
-use crate::{Error, Result, reaper};
+use crate::{Error, Result, db, reaper};
 
 /// A coordinator whose database is open and whose state is loaded, ready to serve.
 pub struct Server {
     shared: Arc<Shared>,
     config: Config,
+    lock: db::ServeLock,
 }
 
 impl Server {
@@ -29,6 +30,8 @@ impl Server {
     pub async fn open(config: Config) -> Result<Self> {
         config.validate()?;
         let started = std::time::Instant::now();
+        db::check_exists(&config.db)?;
+        let lock = db::lock_for_serving(&config.db)?;
         let (store, loaded) = Store::open(config.db.clone()).await?;
         let clock = Clock::new();
         let batches = loaded.batches.len();
@@ -55,6 +58,7 @@ impl Server {
                 fatal: Mutex::new(None),
             }),
             config,
+            lock,
         })
     }
 
@@ -107,6 +111,7 @@ impl Server {
         tracing::info!("coordinator stopped");
         served?;
         closed?;
+        drop(self.lock);
         let fatal = shared.fatal.lock().ok().and_then(|f| f.clone());
         match fatal {
             Some(m) => Err(Error::StoreUnavailable(m)),

@@ -285,3 +285,17 @@ fn help_and_version_exit_zero() {
         .stdout(predicate::str::contains("RDAPFLEET_LEASE_TTL"));
     cmd().arg("--version").assert().success();
 }
+
+#[test]
+fn a_second_server_on_the_same_database_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = seed_file(dir.path(), &["8.8.8.0/24"], 64);
+    let (_first, _) = common::start(&db, "127.0.0.1:0", &[]);
+    fails_with_one_line(
+        serve(&db, &[]),
+        "another rdapfleet-coordinator is serving this database",
+    );
+    // status and add-range still work while it serves.
+    status(&db).assert().success();
+    add_range(&db, "9.9.0.0/16").assert().success();
+}
