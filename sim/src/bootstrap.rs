@@ -40,6 +40,12 @@ pub fn bootstrap(world: &World, origin: &str) -> Value {
     })
 }
 
+/// Write the bootstrap document for `origin` to `path` (pretty JSON).
+pub fn write(world: &World, origin: &str, path: &std::path::Path) -> crate::Result<()> {
+    let text = serde_json::to_string_pretty(&bootstrap(world, origin)).unwrap_or_default();
+    std::fs::write(path, text + "\n").map_err(|e| crate::Error::io(path, e))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

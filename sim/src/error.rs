@@ -5,8 +5,8 @@ use std::path::PathBuf;
 /// Everything that can go wrong in the simulator library.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// Reading or writing a file failed.
-    #[error("{path}: {source}")]
+    /// Reading or writing a file failed (the cause follows in the error chain).
+    #[error("{path}")]
     Io {
         /// The file.
         path: PathBuf,
@@ -28,7 +28,7 @@ pub enum Error {
     #[error("{0}")]
     Config(String),
     /// Serving failed (accepting connections, the request log writer).
-    #[error("server: {0}")]
+    #[error("serving failed")]
     Server(#[source] std::io::Error),
 }
 

@@ -248,8 +248,10 @@ fn main() -> ExitCode {
                 let _ = e.print();
                 return ExitCode::SUCCESS;
             }
+            // One line: clap's message without its "For more information" trailer.
             let text = e.to_string();
-            let text = text.trim().trim_start_matches("error: ");
+            let text = text.split("\n\n").next().unwrap_or("").trim();
+            let text = text.trim_start_matches("error: ").replace('\n', " ");
             eprintln!("{BIN}: error: {text}");
             return ExitCode::from(1);
         }
@@ -341,11 +343,18 @@ fn serve(args: ServeArgs) -> Result<(), Failure> {
         .build()
         .map_err(unexpected)?;
     rt.block_on(async move {
+        let mut config = config;
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))
             .map_err(unexpected)?;
         let addr = listener.local_addr().map_err(unexpected)?;
+        // Write the bootstrap file before announcing the address, so that whoever reads the
+        // line can use the file at once.
+        if let Some(path) = config.bootstrap_out.take() {
+            rdapfleet_sim::bootstrap::write(&config.world, &format!("http://{addr}"), &path)
+                .map_err(from_lib)?;
+        }
         {
             let mut out = std::io::stdout().lock();
             writeln!(out, "listening on {addr}").map_err(unexpected)?;

@@ -5,7 +5,7 @@
 //! |---|---|---|
 //! | ARIN | `NET-a-b-c-d-N`, N = depth + 1 | `NET-a-0-0-0-0` (the /8) |
 //! | RIPE NCC, APNIC, AFRINIC | `a.b.c.d - e.f.g.h` | `a.0.0.0 - a.255.255.255` |
-//! | LACNIC | `a.b.c.d/len` (a range that is not one CIDR: `a.b.c.d - e.f.g.h`) | none |
+//! | LACNIC | `a.b.c.d/len` (a range that is not one CIDR: `a.b.c.d - e.f.g.h`) | none (LACNIC gives no parent handles) |
 //!
 //! Contacts use the reserved `.example` domain: the organisation names are real, the
 //! addresses are not, and no real mailbox is ever named.
@@ -74,6 +74,9 @@ pub fn handle(net: &Net) -> String {
 
 /// The parent network's handle, as the registry would give it (`None` where it gives none).
 pub fn parent_handle(world: &World, net: &Net) -> Option<String> {
+    if net.registry == Registry::Lacnic {
+        return None; // LACNIC's answers carry no parentHandle
+    }
     if net.parent != NONE {
         return Some(handle(world.net(net.parent)));
     }

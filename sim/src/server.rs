@@ -74,9 +74,7 @@ pub async fn run(
     let local = listener.local_addr().map_err(Error::Server)?;
     let local_origin = format!("http://{local}");
     if let Some(path) = &config.bootstrap_out {
-        let doc = bootstrap(&config.world, &local_origin);
-        let text = serde_json::to_string_pretty(&doc).unwrap_or_default();
-        std::fs::write(path, text + "\n").map_err(|e| Error::io(path, e))?;
+        crate::bootstrap::write(&config.world, &local_origin, path)?;
         info!(path = %path.display(), "bootstrap file written");
     }
     let log = match &config.request_log {

@@ -417,7 +417,17 @@ impl World {
             overlapping_delegations_dropped: self.overlapping_dropped,
             assignments_outside_delegations: self.outside_dropped,
             organisations: self.orgs.len() as u64,
-            only: self.only.iter().map(|r| r.to_string()).collect(),
+            only: self
+                .only
+                .iter()
+                .map(|r| {
+                    r.cidrs()
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(",")
+                })
+                .collect(),
             build_ms: self.build_time.as_millis() as u64,
             heap_bytes: heap as u64,
         }
