@@ -14,6 +14,7 @@ use std::net::IpAddr;
 use ipnet::{IpNet, Ipv4Net, Ipv6Net, Ipv6Subnets};
 use serde::Deserialize;
 use serde_json::Value;
+use serde_json::value::RawValue;
 use thiserror::Error;
 
 use crate::address::{parse_addr, parse_bound};
@@ -60,7 +61,7 @@ fn fmt_title(title: &Option<String>) -> String {
 /// The members of a response that we read; the rest (notices, remarks, ...) is skipped unparsed.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct Raw {
+struct Raw<'a> {
     object_class_name: Option<Value>,
     handle: Option<Value>,
     start_address: Option<Value>,
@@ -72,7 +73,9 @@ struct Raw {
     country: Option<Value>,
     parent_handle: Option<Value>,
     status: Option<Value>,
-    entities: Option<Value>,
+    /// Read by `vcard` (typed fast path, lenient fallback).
+    #[serde(borrow)]
+    entities: Option<&'a RawValue>,
     events: Option<Value>,
     links: Option<Value>,
     port43: Option<Value>,
@@ -83,7 +86,9 @@ struct Raw {
     error_code: Option<Value>,
     title: Option<Value>,
     description: Option<Value>,
-    notices: Option<Value>,
+    /// Only looked at when the body is not a network (LACNIC's rate-limit notice).
+    #[serde(borrow)]
+    notices: Option<&'a RawValue>,
 }
 
 /// A non-empty trimmed string member; numbers are accepted as their text.
@@ -171,7 +176,7 @@ pub fn parse(body: &[u8]) -> Result<Network, ParseError> {
     from_raw(raw)
 }
 
-fn from_raw(raw: Raw) -> Result<Network, ParseError> {
+fn from_raw(raw: Raw<'_>) -> Result<Network, ParseError> {
     let has_bounds = raw.start_address.is_some() || raw.end_address.is_some();
     let title = text(&raw.title);
 
@@ -188,9 +193,12 @@ fn from_raw(raw: Raw) -> Result<Network, ParseError> {
             notice: notice_text(raw.title.as_ref(), raw.description.as_ref()),
         });
     }
-    if !has_bounds
-        && raw.error_code.is_none()
-        && let Some(Value::Array(notices)) = &raw.notices
+    let notices: Option<Value> = if has_bounds || raw.error_code.is_some() {
+        None
+    } else {
+        raw.notices.and_then(|n| serde_json::from_str(n.get()).ok())
+    };
+    if let Some(Value::Array(notices)) = &notices
         && let Some(n) = notices.iter().find(|n| {
             n.get("title")
                 .and_then(Value::as_str)
@@ -278,7 +286,7 @@ fn from_raw(raw: Raw) -> Result<Network, ParseError> {
     }
 
     let cidrs = cidrs_for(start, end, raw.cidr0_cidrs.as_ref());
-    let contacts = vcard::contacts(raw.entities.as_ref());
+    let contacts = vcard::contacts_from_raw(raw.entities);
     let self_link = self_link(raw.links.as_ref());
     let registry = self_link
         .as_deref()
