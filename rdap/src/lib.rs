@@ -5,7 +5,7 @@
 //! # Layout
 //! - [`registry`]: the five RIRs and how a URL names its registry.
 //! - [`model`]: the normalized [`Network`] (DESIGN.md §4 JSON names) and the leaf-type table.
-//! - [`parse`]: body bytes to [`Network`] or a typed [`ParseError`] (not found, rate limited, ...).
+//! - [`mod@parse`]: body bytes to [`Network`] or a typed [`ParseError`] (not found, rate limited, ...).
 //! - `address` (private): lenient range bounds (`074.125.000.000`, `194.85.61.0/32`).
 //! - `vcard` (private): registrant and abuse e-mails from entities nested at any depth.
 //! - [`bootstrap`]: RFC 9224 files (IANA's `ipv4.json` shipped), longest-prefix match.

@@ -101,7 +101,7 @@ pub struct Network {
 
 impl Network {
     /// The IPv4 range of the network; `None` for IPv6 networks (or unparsable addresses, which
-    /// [`crate::parse`] never produces).
+    /// [`crate::parse()`] never produces).
     pub fn v4_range(&self) -> Option<Range> {
         if self.ip_version != IpVersion::V4 {
             return None;
