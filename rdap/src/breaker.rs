@@ -85,6 +85,17 @@ impl Breaker {
         *self.lock()
     }
 
+    /// How long the circuit stays open, when it is open now (a peek: admits nothing).
+    pub fn open_for(&self) -> Option<Duration> {
+        match *self.lock() {
+            BreakerState::Open { until } => {
+                let now = Instant::now();
+                (now < until).then(|| until - now)
+            }
+            _ => None,
+        }
+    }
+
     /// Ask to send a request now: a permit, or how long until a probe may be tried.
     pub fn admit(self: &Arc<Self>) -> Result<Permit, Duration> {
         let now = Instant::now();
@@ -179,9 +190,11 @@ mod tests {
         }
         assert!(matches!(b.state(), BreakerState::Open { .. }));
         assert_eq!(b.admit().unwrap_err(), Duration::from_secs(60));
+        assert_eq!(b.open_for(), Some(Duration::from_secs(60)));
         tokio::time::advance(Duration::from_secs(59)).await;
         assert_eq!(b.admit().unwrap_err(), Duration::from_secs(1));
         tokio::time::advance(Duration::from_secs(1)).await;
+        assert_eq!(b.open_for(), None);
         let probe = b.admit().unwrap();
         assert!(probe.is_probe());
         // Only one probe at a time.

@@ -23,16 +23,15 @@ use std::time::{Duration, SystemTime};
 
 use reqwest::header::{ACCEPT, CONTENT_TYPE, LOCATION, RETRY_AFTER};
 use reqwest::{StatusCode, Url};
-use serde::Serialize;
-use serde_json::value::RawValue;
 use tokio::time::Instant;
 
 use crate::backoff::{Backoff, BackoffConfig};
+use crate::body::{BodyError, raw_json, read_capped};
 use crate::bootstrap::Bootstrap;
 use crate::breaker::{Breaker, BreakerConfig, BreakerState};
 use crate::error::{Error, Result};
 use crate::limiter::RegistryLimiter;
-use crate::model::Network;
+pub use crate::outcome::LookupOutcome;
 use crate::parse::{ParseError, parse};
 use crate::rates::{RateTarget, Rates};
 use crate::registry::Registry;
@@ -87,57 +86,6 @@ impl Default for ClientConfig {
             jitter_seed: None,
             breaker: BreakerConfig::default(),
             user_agent: USER_AGENT.to_string(),
-        }
-    }
-}
-
-/// What one lookup ended with.
-// One value per HTTP lookup, moved, not stored in bulk: the size difference does not matter and
-// a boxed network would only make matching clumsier.
-#[allow(clippy::large_enum_variant)]
-#[derive(Debug, Clone, Serialize)]
-#[serde(tag = "outcome", rename_all = "snake_case")]
-pub enum LookupOutcome {
-    /// A network was answered.
-    Found {
-        /// The normalized network (`registry` and `source_url` from the final URL).
-        network: Network,
-        /// The raw RDAP JSON, verbatim.
-        raw: Box<RawValue>,
-        /// Redirects followed.
-        redirects: u32,
-        /// The registry that finally answered.
-        registry: Option<Registry>,
-        /// The URL that finally answered.
-        url: String,
-    },
-    /// The registry has no network for the address (404).
-    NotFound {
-        /// The registry that answered.
-        registry: Option<Registry>,
-        /// Redirects followed.
-        redirects: u32,
-        /// The URL that answered.
-        url: String,
-    },
-    /// No answer could be had.
-    Failed {
-        /// Why, for people.
-        reason: String,
-        /// Whether asking again later may succeed (rate limits, 5xx, timeouts, open circuit).
-        retryable: bool,
-        /// The registry involved last.
-        registry: Option<Registry>,
-    },
-}
-
-impl LookupOutcome {
-    /// The registry this outcome is attributed to.
-    pub fn registry(&self) -> Option<Registry> {
-        match self {
-            LookupOutcome::Found { registry, .. }
-            | LookupOutcome::NotFound { registry, .. }
-            | LookupOutcome::Failed { registry, .. } => *registry,
         }
     }
 }
@@ -305,7 +253,7 @@ impl RdapClient {
     }
 
     /// One polite lookup of a given RDAP URL (redirects, retries and politeness as `lookup`).
-    #[tracing::instrument(level = "debug", skip(self), fields(url = %url))]
+    #[tracing::instrument(level = "debug", skip(self, url), fields(url = %url))]
     pub async fn fetch(&self, url: Url) -> LookupOutcome {
         let attempts = self.inner.config.max_attempts.max(1);
         let mut last: Option<(String, Option<Registry>)> = None;
@@ -375,20 +323,26 @@ impl RdapClient {
                     registry,
                 });
             }
+            let circuit_open = |wait: Duration| {
+                Attempt::Done(LookupOutcome::Failed {
+                    reason: format!(
+                        "circuit open for {name} after repeated failures (next probe in {})",
+                        fmt_secs(wait)
+                    ),
+                    retryable: true,
+                    registry,
+                })
+            };
+            // Refuse before queueing on the limiter when the circuit is open...
+            if let Some(wait) = gate.breaker.open_for() {
+                return circuit_open(wait);
+            }
+            gate.limiter.until_ready().await;
+            // ...and admit after it, so a circuit that opened while we queued is respected.
             let permit = match gate.breaker.admit() {
                 Ok(p) => p,
-                Err(wait) => {
-                    return Attempt::Done(LookupOutcome::Failed {
-                        reason: format!(
-                            "circuit open for {name} after repeated failures (next probe in {})",
-                            fmt_secs(wait)
-                        ),
-                        retryable: true,
-                        registry,
-                    });
-                }
+                Err(wait) => return circuit_open(wait),
             };
-            gate.limiter.until_ready().await;
 
             gate.counters.bump(Count::Request);
             let sent = Instant::now();
@@ -628,35 +582,4 @@ impl RdapClient {
         );
         pause
     }
-}
-
-enum BodyError {
-    TooLarge,
-    Read(reqwest::Error),
-}
-
-async fn read_capped(
-    mut resp: reqwest::Response,
-    cap: usize,
-) -> std::result::Result<Vec<u8>, BodyError> {
-    if resp
-        .content_length()
-        .is_some_and(|l| l > u64::try_from(cap).unwrap_or(u64::MAX))
-    {
-        return Err(BodyError::TooLarge);
-    }
-    let mut body = Vec::new();
-    while let Some(chunk) = resp.chunk().await.map_err(BodyError::Read)? {
-        if body.len() + chunk.len() > cap {
-            return Err(BodyError::TooLarge);
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
-}
-
-fn raw_json(body: &[u8]) -> Option<Box<RawValue>> {
-    let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
-    let text = std::str::from_utf8(body).ok()?;
-    RawValue::from_string(text.trim().to_string()).ok()
 }

@@ -9,8 +9,9 @@
 //! - `address` (private): lenient range bounds (`074.125.000.000`, `194.85.61.0/32`).
 //! - `vcard` (private): registrant and abuse e-mails from entities nested at any depth.
 //! - [`bootstrap`]: RFC 9224 files (IANA's `ipv4.json` shipped), longest-prefix match.
-//! - [`client`]: [`RdapClient`], the polite lookup (redirects, 429 handling, body cap) and its
-//!   [`LookupOutcome`].
+//! - [`client`]: [`RdapClient`], the polite lookup: gates, redirects, 429 handling, retries.
+//! - [`outcome`]: [`LookupOutcome`], found (raw JSON kept) / not found / failed (retryable?).
+//! - `body` (private): reading a body under the size cap, keeping it as raw JSON.
 //! - [`rates`]: `lacnic=9/min,900/h` parsing and the documented default limits.
 //! - [`limiter`]: per-registry governor limiters on tokio time, and the registry pause.
 //! - [`retry_after`]: `Retry-After` as seconds or HTTP date.
@@ -21,12 +22,14 @@
 
 mod address;
 pub mod backoff;
+mod body;
 pub mod bootstrap;
 pub mod breaker;
 pub mod client;
 pub mod error;
 pub mod limiter;
 pub mod model;
+pub mod outcome;
 pub mod parse;
 pub mod rates;
 pub mod registry;
