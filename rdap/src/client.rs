@@ -28,7 +28,7 @@ use tokio::time::Instant;
 use crate::backoff::{Backoff, BackoffConfig};
 use crate::body::{BodyError, raw_json, read_capped};
 use crate::bootstrap::Bootstrap;
-use crate::breaker::{Breaker, BreakerConfig, BreakerState};
+use crate::breaker::{Breaker, BreakerConfig, BreakerState, Permit};
 use crate::error::{Error, Result};
 use crate::limiter::RegistryLimiter;
 pub use crate::outcome::LookupOutcome;
@@ -126,6 +126,52 @@ enum Attempt {
         registry: Option<Registry>,
         backoff: bool,
     },
+}
+
+/// What one HTTP exchange leads to.
+#[allow(clippy::large_enum_variant)]
+enum Step {
+    /// Follow this redirect.
+    Redirect(Url),
+    /// The attempt ends.
+    End(Attempt),
+}
+
+/// The redirects of one attempt: at most `max`, never the same URL twice.
+struct RedirectChain {
+    urls: Vec<String>,
+    max: u32,
+}
+
+impl RedirectChain {
+    fn new(start: &Url, max: u32) -> RedirectChain {
+        RedirectChain {
+            urls: vec![start.to_string()],
+            max,
+        }
+    }
+
+    /// Redirects followed so far.
+    fn count(&self) -> u32 {
+        u32::try_from(self.urls.len() - 1).unwrap_or(u32::MAX)
+    }
+
+    /// Record a redirect to `next`; refuse loops and one redirect too many.
+    fn follow(&mut self, next: &Url) -> std::result::Result<(), String> {
+        let looped = self.urls.iter().any(|u| u == next.as_str());
+        self.urls.push(next.to_string());
+        if looped {
+            return Err(format!("redirect loop: {}", self.urls.join(" -> ")));
+        }
+        if self.count() > self.max {
+            return Err(format!(
+                "too many redirects (more than {}): {}",
+                self.max,
+                self.urls.join(" -> ")
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// `e` and its sources, joined with ": ".
@@ -305,263 +351,248 @@ impl RdapClient {
 
     /// One attempt: follow redirects from `start` until an answer.
     async fn attempt(&self, start: &Url) -> Attempt {
-        let cfg = &self.inner.config;
         let mut url = start.clone();
-        let mut chain = vec![url.to_string()];
-        let mut redirects = 0u32;
+        let mut chain = RedirectChain::new(&url, self.inner.config.max_redirects);
         loop {
             let registry = Registry::from_url(url.as_str());
-            let gate = self.gate(registry);
-            let name = RateTarget::of(registry);
-
-            // Politeness gate: long pauses and open circuits fail fast.
-            let paused = gate.limiter.pause_remaining();
-            if paused > cfg.max_wait {
-                return Attempt::Done(LookupOutcome::Failed {
-                    reason: format!("{name} is paused for {} (rate limited)", fmt_secs(paused)),
-                    retryable: true,
-                    registry,
-                });
-            }
-            let circuit_open = |wait: Duration| {
-                Attempt::Done(LookupOutcome::Failed {
-                    reason: format!(
-                        "circuit open for {name} after repeated failures (next probe in {})",
-                        fmt_secs(wait)
-                    ),
-                    retryable: true,
-                    registry,
-                })
-            };
-            // Refuse before queueing on the limiter when the circuit is open...
-            if let Some(wait) = gate.breaker.open_for() {
-                return circuit_open(wait);
-            }
-            gate.limiter.until_ready().await;
-            // ...and admit after it, so a circuit that opened while we queued is respected.
-            let permit = match gate.breaker.admit() {
+            let permit = match self.pass_gate(registry).await {
                 Ok(p) => p,
-                Err(wait) => return circuit_open(wait),
+                Err(refused) => return Attempt::Done(refused),
             };
-
-            gate.counters.bump(Count::Request);
-            let sent = Instant::now();
-            let mut req = self.inner.http.get(url.clone()).header(
-                ACCEPT,
-                "application/rdap+json, application/json;q=0.9, */*;q=0.1",
-            );
-            if let Some(t) = cfg.timeout {
-                req = req.timeout(t);
-            }
-            let resp = match req.send().await {
-                Ok(r) => r,
-                Err(e) => {
-                    permit.failure();
-                    let what = if e.is_timeout() {
-                        "timed out"
-                    } else if e.is_connect() {
-                        "connection failed"
-                    } else {
-                        "request failed"
-                    };
-                    return Attempt::Retry {
-                        reason: format!("{url}: {what}: {}", error_chain(&e)),
-                        registry,
-                        backoff: true,
-                    };
+            match self.exchange(&url, registry, permit, chain.count()).await {
+                Step::Redirect(next) => {
+                    if let Err(reason) = chain.follow(&next) {
+                        return Attempt::Done(LookupOutcome::Failed {
+                            reason,
+                            retryable: false,
+                            registry,
+                        });
+                    }
+                    url = next;
                 }
-            };
-            let status = resp.status();
-            tracing::debug!(registry = %name, %url, status = status.as_u16(), "answer");
+                Step::End(a) => return a,
+            }
+        }
+    }
 
-            if is_redirect(status) {
-                permit.success();
-                gate.consecutive_429.store(0, Ordering::Relaxed);
-                gate.counters.bump(Count::Redirect);
-                gate.counters.record_latency(sent.elapsed());
-                let next = resp
-                    .headers()
-                    .get(LOCATION)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|l| url.join(l.trim()).ok())
-                    .filter(|u| matches!(u.scheme(), "http" | "https"));
-                let Some(next) = next else {
-                    return Attempt::Done(LookupOutcome::Failed {
-                        reason: format!("{url}: HTTP {status} without a usable Location header"),
-                        retryable: false,
-                        registry,
-                    });
+    /// The politeness gate before one request: fail fast when the registry is paused for
+    /// longer than `max_wait` or its circuit is open; else wait out the pause and the limiter.
+    async fn pass_gate(
+        &self,
+        registry: Option<Registry>,
+    ) -> std::result::Result<Permit, LookupOutcome> {
+        let gate = self.gate(registry);
+        let name = RateTarget::of(registry);
+        let paused = gate.limiter.pause_remaining();
+        if paused > self.inner.config.max_wait {
+            return Err(LookupOutcome::Failed {
+                reason: format!("{name} is paused for {} (rate limited)", fmt_secs(paused)),
+                retryable: true,
+                registry,
+            });
+        }
+        let circuit_open = |wait: Duration| LookupOutcome::Failed {
+            reason: format!(
+                "circuit open for {name} after repeated failures (next probe in {})",
+                fmt_secs(wait)
+            ),
+            retryable: true,
+            registry,
+        };
+        // Refuse before queueing on the limiter when the circuit is open...
+        if let Some(wait) = gate.breaker.open_for() {
+            return Err(circuit_open(wait));
+        }
+        gate.limiter.until_ready().await;
+        // ...and admit after it, so a circuit that opened while we queued is respected.
+        gate.breaker.admit().map_err(circuit_open)
+    }
+
+    /// One HTTP exchange with `url` and what it means.
+    async fn exchange(
+        &self,
+        url: &Url,
+        registry: Option<Registry>,
+        permit: Permit,
+        redirects: u32,
+    ) -> Step {
+        let cfg = &self.inner.config;
+        let gate = self.gate(registry);
+        let name = RateTarget::of(registry);
+        let failed = |reason: String| {
+            Step::End(Attempt::Done(LookupOutcome::Failed {
+                reason,
+                retryable: false,
+                registry,
+            }))
+        };
+        let retry = |reason: String, backoff: bool| {
+            Step::End(Attempt::Retry {
+                reason,
+                registry,
+                backoff,
+            })
+        };
+
+        gate.counters.bump(Count::Request);
+        let sent = Instant::now();
+        let mut req = self.inner.http.get(url.clone()).header(
+            ACCEPT,
+            "application/rdap+json, application/json;q=0.9, */*;q=0.1",
+        );
+        if let Some(t) = cfg.timeout {
+            req = req.timeout(t);
+        }
+        let resp = match req.send().await {
+            Ok(r) => r,
+            Err(e) => {
+                permit.failure();
+                let what = if e.is_timeout() {
+                    "timed out"
+                } else if e.is_connect() {
+                    "connection failed"
+                } else {
+                    "request failed"
                 };
-                redirects += 1;
-                if chain.iter().any(|u| u == next.as_str()) {
-                    chain.push(next.to_string());
-                    return Attempt::Done(LookupOutcome::Failed {
-                        reason: format!("redirect loop: {}", chain.join(" -> ")),
-                        retryable: false,
-                        registry,
-                    });
-                }
-                chain.push(next.to_string());
-                if redirects > cfg.max_redirects {
-                    return Attempt::Done(LookupOutcome::Failed {
-                        reason: format!(
-                            "too many redirects (more than {}): {}",
-                            cfg.max_redirects,
-                            chain.join(" -> ")
-                        ),
-                        retryable: false,
-                        registry,
-                    });
-                }
-                url = next;
-                continue;
+                return retry(format!("{url}: {what}: {}", error_chain(&e)), true);
             }
+        };
+        let status = resp.status();
+        tracing::debug!(registry = %name, %url, status = status.as_u16(), "answer");
 
-            let retry_after = resp
+        if is_redirect(status) {
+            permit.success();
+            gate.consecutive_429.store(0, Ordering::Relaxed);
+            gate.counters.bump(Count::Redirect);
+            gate.counters.record_latency(sent.elapsed());
+            return match resp
                 .headers()
-                .get(RETRY_AFTER)
+                .get(LOCATION)
                 .and_then(|v| v.to_str().ok())
-                .and_then(|v| parse_retry_after(v, SystemTime::now()));
+                .and_then(|l| url.join(l.trim()).ok())
+                .filter(|u| matches!(u.scheme(), "http" | "https"))
+            {
+                Some(next) => Step::Redirect(next),
+                None => failed(format!(
+                    "{url}: HTTP {status} without a usable Location header"
+                )),
+            };
+        }
 
-            if status == StatusCode::TOO_MANY_REQUESTS {
-                // Says nothing about the server's health: the permit is dropped unreported.
-                drop(permit);
+        let retry_after = resp
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| parse_retry_after(v, SystemTime::now()));
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            // Says nothing about the server's health: the permit is dropped unreported.
+            drop(permit);
+            gate.counters.record_latency(sent.elapsed());
+            let pause = self.rate_limited(gate, retry_after);
+            return retry(
+                format!(
+                    "{name} rate limited (HTTP 429), paused for {}",
+                    fmt_secs(pause)
+                ),
+                false,
+            );
+        }
+        if status.is_server_error() {
+            permit.failure();
+            gate.counters.record_latency(sent.elapsed());
+            if let Some(ra) = retry_after {
+                gate.limiter.pause_until(Instant::now() + ra);
+            }
+            return retry(format!("{url}: HTTP {status}"), true);
+        }
+
+        // The server answered: whatever the body, it is alive.
+        let content_type = resp
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(|ct| format!(" (content-type {ct})"))
+            .unwrap_or_default();
+        let body = match read_capped(resp, cfg.max_body_bytes).await {
+            Ok(b) => b,
+            Err(BodyError::TooLarge) => {
+                permit.success();
                 gate.counters.record_latency(sent.elapsed());
+                return failed(format!(
+                    "{url}: body larger than {} bytes",
+                    cfg.max_body_bytes
+                ));
+            }
+            Err(BodyError::Read(e)) => {
+                permit.failure();
+                let what = if e.is_timeout() {
+                    "timed out"
+                } else {
+                    "failed"
+                };
+                return retry(
+                    format!("{url}: reading the body {what}: {}", error_chain(&e)),
+                    true,
+                );
+            }
+        };
+        permit.success();
+        gate.counters.record_latency(sent.elapsed());
+
+        let not_found = || {
+            Step::End(Attempt::Done(LookupOutcome::NotFound {
+                registry,
+                redirects,
+                url: url.to_string(),
+            }))
+        };
+        if status == StatusCode::NOT_FOUND || status == StatusCode::GONE {
+            gate.consecutive_429.store(0, Ordering::Relaxed);
+            return not_found();
+        }
+        if !status.is_success() {
+            gate.consecutive_429.store(0, Ordering::Relaxed);
+            let detail = parse(&body)
+                .err()
+                .map(|e| format!(": {e}"))
+                .unwrap_or_default();
+            return failed(format!("{url}: HTTP {status}{detail}"));
+        }
+        match parse(&body) {
+            Err(ParseError::RateLimited { notice }) => {
                 let pause = self.rate_limited(gate, retry_after);
-                return Attempt::Retry {
-                    reason: format!(
-                        "{name} rate limited (HTTP 429), paused for {}",
+                retry(
+                    format!(
+                        "{name} rate limited ({notice}), paused for {}",
                         fmt_secs(pause)
                     ),
-                    registry,
-                    backoff: false,
-                };
+                    false,
+                )
             }
-            if status.is_server_error() {
-                permit.failure();
-                gate.counters.record_latency(sent.elapsed());
-                if let Some(ra) = retry_after {
-                    gate.limiter.pause_until(Instant::now() + ra);
-                }
-                return Attempt::Retry {
-                    reason: format!("{url}: HTTP {status}"),
-                    registry,
-                    backoff: true,
-                };
-            }
-
-            // The server answered: whatever the body, it is alive.
-            let content_type = resp
-                .headers()
-                .get(CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("")
-                .to_string();
-            let body = match read_capped(resp, cfg.max_body_bytes).await {
-                Ok(b) => b,
-                Err(BodyError::TooLarge) => {
-                    permit.success();
-                    gate.counters.record_latency(sent.elapsed());
-                    return Attempt::Done(LookupOutcome::Failed {
-                        reason: format!("{url}: body larger than {} bytes", cfg.max_body_bytes),
-                        retryable: false,
-                        registry,
-                    });
-                }
-                Err(BodyError::Read(e)) => {
-                    permit.failure();
-                    let what = if e.is_timeout() {
-                        "timed out"
-                    } else {
-                        "failed"
-                    };
-                    return Attempt::Retry {
-                        reason: format!("{url}: reading the body {what}: {}", error_chain(&e)),
-                        registry,
-                        backoff: true,
-                    };
-                }
-            };
-            permit.success();
-            gate.counters.record_latency(sent.elapsed());
-
-            if status == StatusCode::NOT_FOUND || status == StatusCode::GONE {
+            Err(ParseError::NotFound { .. }) => {
                 gate.consecutive_429.store(0, Ordering::Relaxed);
-                return Attempt::Done(LookupOutcome::NotFound {
-                    registry,
+                not_found()
+            }
+            Err(e) => {
+                gate.consecutive_429.store(0, Ordering::Relaxed);
+                failed(format!("{url}: {e}{content_type}"))
+            }
+            Ok(mut network) => {
+                gate.consecutive_429.store(0, Ordering::Relaxed);
+                let Some(raw) = raw_json(&body) else {
+                    return failed(format!("{url}: body is not valid JSON"));
+                };
+                if registry.is_some() {
+                    network.registry = registry;
+                }
+                network.source_url = Some(url.to_string());
+                Step::End(Attempt::Done(LookupOutcome::Found {
+                    network,
+                    raw,
                     redirects,
-                    url: url.to_string(),
-                });
-            }
-            if !status.is_success() {
-                gate.consecutive_429.store(0, Ordering::Relaxed);
-                let detail = match parse(&body) {
-                    Err(e) => format!(": {e}"),
-                    Ok(_) => String::new(),
-                };
-                return Attempt::Done(LookupOutcome::Failed {
-                    reason: format!("{url}: HTTP {status}{detail}"),
-                    retryable: false,
                     registry,
-                });
-            }
-            match parse(&body) {
-                Ok(mut network) => {
-                    gate.consecutive_429.store(0, Ordering::Relaxed);
-                    let raw = match raw_json(&body) {
-                        Some(r) => r,
-                        None => {
-                            return Attempt::Done(LookupOutcome::Failed {
-                                reason: format!("{url}: body is not valid JSON"),
-                                retryable: false,
-                                registry,
-                            });
-                        }
-                    };
-                    if registry.is_some() {
-                        network.registry = registry;
-                    }
-                    network.source_url = Some(url.to_string());
-                    return Attempt::Done(LookupOutcome::Found {
-                        network,
-                        raw,
-                        redirects,
-                        registry,
-                        url: url.to_string(),
-                    });
-                }
-                Err(ParseError::RateLimited { notice }) => {
-                    let pause = self.rate_limited(gate, retry_after);
-                    return Attempt::Retry {
-                        reason: format!(
-                            "{name} rate limited ({notice}), paused for {}",
-                            fmt_secs(pause)
-                        ),
-                        registry,
-                        backoff: false,
-                    };
-                }
-                Err(ParseError::NotFound { .. }) => {
-                    gate.consecutive_429.store(0, Ordering::Relaxed);
-                    return Attempt::Done(LookupOutcome::NotFound {
-                        registry,
-                        redirects,
-                        url: url.to_string(),
-                    });
-                }
-                Err(e) => {
-                    gate.consecutive_429.store(0, Ordering::Relaxed);
-                    let ct = if content_type.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" (content-type {content_type})")
-                    };
-                    return Attempt::Done(LookupOutcome::Failed {
-                        reason: format!("{url}: {e}{ct}"),
-                        retryable: false,
-                        registry,
-                    });
-                }
+                    url: url.to_string(),
+                }))
             }
         }
     }
