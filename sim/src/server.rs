@@ -16,7 +16,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -264,16 +264,6 @@ fn parse_query(q: &str) -> IpQuery {
     }
 }
 
-fn oversize_remark() -> &'static Value {
-    static PAD: OnceLock<Value> = OnceLock::new();
-    PAD.get_or_init(|| {
-        let line =
-            "This remark pads the answer beyond 1 MiB (rdapfleet-sim --oversize-rate). ".repeat(13);
-        let lines: Vec<&str> = std::iter::repeat_n(line.as_str(), 1_150).collect();
-        json!({ "title": "Padding", "description": lines })
-    })
-}
-
 async fn rdap_handler(
     State(st): State<Arc<Shared>>,
     Extension(conn): Extension<Conn>,
@@ -421,22 +411,19 @@ async fn rdap_handler(
         return r;
     }
 
-    let mut doc = dialect::network(&Answer {
-        world,
-        id,
-        origin: &origin,
-        request_url: &request_url,
-    });
     if decision.oversize {
         st.stats.fault(registry, FaultKind::Oversized);
         outcome.fault = Some("oversized");
-        if let Some(remarks) = doc.get_mut("remarks").and_then(Value::as_array_mut) {
-            remarks.push(oversize_remark().clone());
-        } else {
-            doc["remarks"] = json!([oversize_remark()]);
-        }
     }
-    let mut body = serde_json::to_vec(&doc).unwrap_or_default();
+    let mut body = dialect::network(
+        &Answer {
+            world,
+            id,
+            origin: &origin,
+            request_url: &request_url,
+        },
+        decision.oversize,
+    );
     if decision.truncate {
         st.stats.fault(registry, FaultKind::Truncated);
         outcome.fault = Some("truncated");
@@ -537,7 +524,5 @@ mod tests {
         ] {
             assert!(matches!(parse_query(bad), IpQuery::Invalid), "{bad}");
         }
-        let pad = serde_json::to_vec(oversize_remark()).unwrap();
-        assert!(pad.len() > 1 << 20);
     }
 }

@@ -5,98 +5,93 @@
 //! whois.afrinic.net`, no events. Modelled on `rdap/afrinic/41.0.0.0__rdap_client-2022.json`
 //! and `rdap/afrinic/196.11.240.215__ipwhois-2015.json`.
 
+use std::borrow::Cow;
+
 use rdapfleet_rdap::Registry;
 use serde_json::{Value, json};
 
-use super::{Answer, cc, cidr0, ip, vcard};
+use super::object::{Entity, Event, IpNetwork, Link, Notice, Params, VCard, VRow};
+use super::{Answer, base_network, cc, cidr0, lines};
 use crate::names;
 
-fn about(request_url: &str) -> Value {
-    json!({
-        "title": "ABOUT",
-        "description": ["This is the AfriNIC RDAP server."],
-        "links": [{
-            "value": request_url,
-            "rel": "describedby",
-            "href": "https://www.afrinic.net/support/whois-db/reference-manual",
-            "hreflang": ["en"],
-            "type": "text/html",
-            "title": "AFRINIC Database Reference Manual",
-            "media": "screen"
-        }]
-    })
+const MANUAL: &str = "https://www.afrinic.net/support/whois-db/reference-manual";
+
+fn about<'a>(request_url: &'a str) -> Notice<'a> {
+    let mut link = Link::new(
+        Some(Cow::Borrowed(request_url)),
+        "describedby",
+        MANUAL,
+        Some("text/html"),
+    );
+    link.hreflang = Some(&["en"]);
+    link.title = Some("AFRINIC Database Reference Manual");
+    link.media = Some("screen");
+    Notice::new(Some("ABOUT"), lines(&["This is the AfriNIC RDAP server."])).with_links(vec![link])
 }
 
-fn contact(handle: &str, kind: &str, name: &str, email: &str, roles: &[&str]) -> Value {
-    json!({
-        "lang": "en",
-        "handle": handle,
-        "status": ["active"],
-        "port43": "whois.afrinic.net",
-        "vcardArray": vcard(&[
-            ("kind", json!({}), "text", json!(kind)),
-            ("fn", json!({}), "text", json!(name)),
-            ("email", json!({"type": "work"}), "text", json!(email)),
-        ]),
-        "roles": roles,
-        "objectClassName": "entity",
-        "rdapConformance": []
-    })
+fn contact<'a>(
+    handle: String,
+    kind: &'static str,
+    name: Cow<'a, str>,
+    email: String,
+    roles: &'a [&'a str],
+) -> Entity<'a> {
+    let mut e = Entity::new(handle, roles);
+    e.lang = Some("en");
+    e.status = Some(&["active"]);
+    e.port43 = Some("whois.afrinic.net");
+    e.vcard_array = Some(VCard(vec![
+        VRow::text("kind", kind),
+        VRow::text("fn", name),
+        VRow::with("email", Params::Type("work"), email),
+    ]));
+    e.rdap_conformance = Some(&[]);
+    e
 }
 
-pub(super) fn network(a: &Answer<'_>) -> Value {
+pub(super) fn network<'a>(a: &Answer<'a>, _events: &'a [Event]) -> IpNetwork<'a> {
     let net = a.net();
-    let mut entities = Vec::new();
+    let country = cc(net);
+    let mut obj = base_network(a, &["rdap_level_0"]);
     let mut remarks = Vec::new();
     if let Some(org) = a.world.org(net) {
         let domain = names::mail_domain(org);
-        entities.push(contact(
-            &names::tech_handle(Registry::Afrinic, org),
+        obj.entities.push(contact(
+            names::tech_handle(Registry::Afrinic, org),
             "individual",
-            &format!("{org} Network Administrator"),
-            &format!("noc@{domain}"),
+            Cow::Owned(format!("{org} Network Administrator")),
+            format!("noc@{domain}"),
             &["administrative", "technical"],
         ));
-        entities.push(contact(
-            &names::org_handle(Registry::Afrinic, org, cc(net)),
+        obj.entities.push(contact(
+            names::org_handle(Registry::Afrinic, org, country),
             "org",
-            org,
-            &format!("info@{domain}"),
+            Cow::Borrowed(org),
+            format!("info@{domain}"),
             &["registrant"],
         ));
-        entities.push(contact(
-            &names::abuse_handle(Registry::Afrinic, org, cc(net)),
+        obj.entities.push(contact(
+            names::abuse_handle(Registry::Afrinic, org, country),
             "group",
-            &format!("{org} Abuse"),
-            &format!("abuse@{domain}"),
+            Cow::Owned(format!("{org} Abuse")),
+            format!("abuse@{domain}"),
             &["abuse"],
         ));
         let remark = if net.asn != 0 {
-            format!("{org} (ASN {})", net.asn)
+            Cow::Owned(format!("{org} (ASN {})", net.asn))
         } else {
-            org.to_string()
+            Cow::Borrowed(org)
         };
-        remarks.push(json!({"title": "Remark", "description": [remark]}));
+        remarks.push(Notice::new(Some("Remark"), vec![remark]));
     }
-    json!({
-        "lang": "en",
-        "remarks": remarks,
-        "notices": [about(a.request_url)],
-        "handle": names::handle(net),
-        "name": names::name(a.world, net),
-        "status": ["active"],
-        "port43": "whois.afrinic.net",
-        "type": names::type_str(net.registry, net.kind),
-        "country": cc(net),
-        "entities": entities,
-        "startAddress": ip(net.range.start),
-        "endAddress": ip(net.range.end),
-        "ipVersion": "v4",
-        "parentHandle": names::parent_handle(a.world, net),
-        "cidr0_cidrs": cidr0(net),
-        "objectClassName": "ip network",
-        "rdapConformance": ["rdap_level_0"]
-    })
+    obj.lang = Some("en");
+    obj.remarks = Some(remarks);
+    obj.notices = vec![about(a.request_url)];
+    obj.status = Some(&["active"]);
+    obj.port43 = Some("whois.afrinic.net");
+    obj.country = Some(country);
+    obj.cidr0_cidrs = Some(cidr0(net));
+    obj
 }
 
 pub(super) fn error(status: u16, title: &str, description: &str, request_url: &str) -> Value {

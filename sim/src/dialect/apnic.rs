@@ -6,121 +6,133 @@
 //! `port43: whois.apnic.net`; error codes are JSON strings (`"404"`), as APNIC sends them.
 //! Modelled on `rdap/apnic/1.1.1.1__whoisit-2024-07-26.json` and `rdap/apnic/errors/`.
 
+use std::borrow::Cow;
+
 use rdapfleet_rdap::Registry;
 use serde_json::{Value, json};
 
-use super::{Answer, adr_label, cc, cidr0, event_dates, first_cidr, ip, vcard};
+use super::object::{Entity, Event, IpNetwork, Link, Notice, Params, VCard, VRow};
+use super::{Answer, base_network, cc, cidr0, event_dates, first_cidr, lines};
 use crate::names;
 
-pub(super) fn network(a: &Answer<'_>) -> Value {
+const CONFORMANCE: &[&str] = &[
+    "history_version_0",
+    "nro_rdap_profile_0",
+    "cidr0",
+    "rdap_level_0",
+];
+const COPYRIGHT: &str = "http://www.apnic.net/db/dbcopyright.html";
+const INACCURACY: &str =
+    "https://www.apnic.net/manage-ip/using-whois/abuse-and-spamming/invalid-contact-form";
+
+/// Registration, then last changed.
+pub(super) fn events(a: &Answer<'_>) -> Vec<Event> {
+    let (registered, changed) = event_dates(a.world, a.net(), false);
+    vec![
+        Event {
+            event_action: "registration",
+            event_date: registered,
+        },
+        Event {
+            event_action: "last changed",
+            event_date: changed,
+        },
+    ]
+}
+
+pub(super) fn network<'a>(a: &Answer<'a>, events: &'a [Event]) -> IpNetwork<'a> {
     let net = a.net();
     let base = a.base(Registry::Apnic);
-    let (registered, changed) = event_dates(a.world, net, false);
-    let events = json!([
-        {"eventAction": "registration", "eventDate": registered},
-        {"eventAction": "last changed", "eventDate": changed}
-    ]);
-    let entity_link = |h: &str| {
-        json!([{
-            "value": a.request_url,
-            "rel": "self",
-            "href": format!("{base}/entity/{h}"),
-            "type": "application/rdap+json"
-        }])
+    let country = cc(net);
+    let mut obj = base_network(a, CONFORMANCE);
+    let entity = |handle: String, roles: &'a [&'a str], vcard: Vec<VRow<'a>>| {
+        let mut e = Entity::new(handle, roles);
+        e.events = Some(events);
+        e.links = vec![Link::new(
+            Some(Cow::Borrowed(a.request_url)),
+            "self",
+            format!("{base}/entity/{}", e.handle),
+            Some("application/rdap+json"),
+        )];
+        e.vcard_array = Some(VCard(vcard));
+        e
     };
-    let mut entities = Vec::new();
     let mut remarks = Vec::new();
     if let Some(org) = a.world.org(net) {
         let domain = names::mail_domain(org);
-        let tech = names::tech_handle(Registry::Apnic, org);
-        let irt = names::abuse_handle(Registry::Apnic, org, cc(net));
-        let orgh = names::org_handle(Registry::Apnic, org, cc(net));
-        entities.push(json!({
-            "roles": ["technical", "administrative"],
-            "events": events,
-            "links": entity_link(&tech),
-            "vcardArray": vcard(&[
-                ("fn", json!({}), "text", json!(format!("{org} Infrastructure Contact"))),
-                ("kind", json!({}), "text", json!("group")),
-                adr_label(&format!("Registered address withheld, {}", cc(net))),
-                ("email", json!({}), "text", json!(format!("noc@{domain}"))),
-            ]),
-            "objectClassName": "entity",
-            "handle": tech
-        }));
-        entities.push(json!({
-            "roles": ["abuse"],
-            "events": events,
-            "links": entity_link(&irt),
-            "vcardArray": vcard(&[
-                ("fn", json!({}), "text", json!(irt)),
-                ("kind", json!({}), "text", json!("group")),
-                ("email", json!({}), "text", json!(format!("abuse@{domain}"))),
-                ("email", json!({"pref": "1"}), "text", json!(format!("abuse@{domain}"))),
-            ]),
-            "objectClassName": "entity",
-            "handle": irt
-        }));
-        entities.push(json!({
-            "roles": ["registrant"],
-            "events": events,
-            "links": entity_link(&orgh),
-            "vcardArray": vcard(&[
-                ("fn", json!({}), "text", json!(org)),
-                ("kind", json!({}), "text", json!("org")),
-                adr_label(&format!("Registered address withheld, {}", cc(net))),
-            ]),
-            "objectClassName": "entity",
-            "handle": orgh
-        }));
-        remarks.push(json!({"description": [org], "title": "description"}));
+        let irt = names::abuse_handle(Registry::Apnic, org, country);
+        obj.entities.push(entity(
+            names::tech_handle(Registry::Apnic, org),
+            &["technical", "administrative"],
+            vec![
+                VRow::text("fn", format!("{org} Infrastructure Contact")),
+                VRow::text("kind", "group"),
+                VRow::adr_label(format!("Registered address withheld, {country}")),
+                VRow::text("email", format!("noc@{domain}")),
+            ],
+        ));
+        obj.entities.push(entity(
+            irt.clone(),
+            &["abuse"],
+            vec![
+                VRow::text("fn", irt),
+                VRow::text("kind", "group"),
+                VRow::text("email", format!("abuse@{domain}")),
+                VRow::with("email", Params::Pref("1"), format!("abuse@{domain}")),
+            ],
+        ));
+        obj.entities.push(entity(
+            names::org_handle(Registry::Apnic, org, country),
+            &["registrant"],
+            vec![
+                VRow::text("fn", org),
+                VRow::text("kind", "org"),
+                VRow::adr_label(format!("Registered address withheld, {country}")),
+            ],
+        ));
+        remarks.push(Notice::new(Some("description"), vec![Cow::Borrowed(org)]));
     }
-    json!({
-        "rdapConformance": ["history_version_0", "nro_rdap_profile_0", "cidr0", "rdap_level_0"],
-        "notices": [{
-            "title": "Source",
-            "description": ["Objects returned came from source", "APNIC"]
-        }, {
-            "title": "Terms and Conditions",
-            "description": ["This is the APNIC WHOIS Database query service. The objects are in RDAP format."],
-            "links": [{
-                "value": a.request_url,
-                "rel": "terms-of-service",
-                "href": "http://www.apnic.net/db/dbcopyright.html",
-                "type": "text/html"
-            }]
-        }, {
-            "title": "Whois Inaccuracy Reporting",
-            "description": ["If you see inaccuracies in the results, please visit: "],
-            "links": [{
-                "value": a.request_url,
-                "rel": "inaccuracy-report",
-                "href": "https://www.apnic.net/manage-ip/using-whois/abuse-and-spamming/invalid-contact-form",
-                "type": "text/html"
-            }]
-        }],
-        "country": cc(net),
-        "events": events,
-        "name": names::name(a.world, net),
-        "remarks": remarks,
-        "links": [{
-            "value": a.request_url,
-            "rel": "self",
-            "href": format!("{base}/ip/{}", first_cidr(net)),
-            "type": "application/rdap+json"
-        }],
-        "status": ["active"],
-        "type": names::type_str(net.registry, net.kind),
-        "endAddress": ip(net.range.end),
-        "ipVersion": "v4",
-        "startAddress": ip(net.range.start),
-        "objectClassName": "ip network",
-        "handle": names::handle(net),
-        "parentHandle": names::parent_handle(a.world, net),
-        "entities": entities,
-        "cidr0_cidrs": cidr0(net),
-        "port43": "whois.apnic.net"
-    })
+    obj.notices = vec![
+        Notice::new(
+            Some("Source"),
+            lines(&["Objects returned came from source", "APNIC"]),
+        ),
+        Notice::new(
+            Some("Terms and Conditions"),
+            lines(&[
+                "This is the APNIC WHOIS Database query service. The objects are in RDAP format.",
+            ]),
+        )
+        .with_links(vec![Link::new(
+            Some(Cow::Borrowed(a.request_url)),
+            "terms-of-service",
+            COPYRIGHT,
+            Some("text/html"),
+        )]),
+        Notice::new(
+            Some("Whois Inaccuracy Reporting"),
+            lines(&["If you see inaccuracies in the results, please visit: "]),
+        )
+        .with_links(vec![Link::new(
+            Some(Cow::Borrowed(a.request_url)),
+            "inaccuracy-report",
+            INACCURACY,
+            Some("text/html"),
+        )]),
+    ];
+    obj.country = Some(country);
+    obj.events = Some(events);
+    obj.remarks = Some(remarks);
+    obj.links = vec![Link::new(
+        Some(Cow::Borrowed(a.request_url)),
+        "self",
+        format!("{base}/ip/{}", first_cidr(net)),
+        Some("application/rdap+json"),
+    )];
+    obj.status = Some(&["active"]);
+    obj.cidr0_cidrs = Some(cidr0(net));
+    obj.port43 = Some("whois.apnic.net");
+    obj
 }
 
 pub(super) fn error(status: u16, title: &str, description: &str) -> Value {
@@ -130,11 +142,7 @@ pub(super) fn error(status: u16, title: &str, description: &str) -> Value {
         "title": title,
         "notices": [{
             "description": ["This is the APNIC RDAP query service. The objects are in RDAP format."],
-            "links": [{
-                "href": "http://www.apnic.net/db/dbcopyright.html",
-                "rel": "terms-of-service",
-                "type": "text/html"
-            }],
+            "links": [{ "href": COPYRIGHT, "rel": "terms-of-service", "type": "text/html" }],
             "title": "Terms and Conditions"
         }],
         "rdapConformance": ["rdap_level_0"]

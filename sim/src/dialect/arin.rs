@@ -4,143 +4,167 @@
 //! notices (Terms of Service, Whois Inaccuracy Reporting, Copyright), `self` and `alternate`
 //! links, `port43: whois.arin.net`. Modelled on `rdap/arin/3.3.3.3__rdap_client-2022.json`.
 
+use std::borrow::Cow;
+
 use rdapfleet_rdap::Registry;
 use serde_json::{Value, json};
 
-use super::{Answer, adr_label, cidr0, event_dates, ip, vcard};
+use super::object::{Entity, Event, IpNetwork, Link, Notice, Params, VCard, VRow};
+use super::{Answer, base_network, cidr0, event_dates, lines};
 use crate::names;
 
-fn notices(request_url: &str) -> Value {
-    json!([{
-        "title": "Terms of Service",
-        "description": ["By using the ARIN RDAP/Whois service, you are agreeing to the RDAP/Whois Terms of Use"],
-        "links": [{
-            "value": request_url,
-            "rel": "terms-of-service",
-            "type": "text/html",
-            "href": "https://www.arin.net/resources/registry/whois/tou/"
-        }]
-    }, {
-        "title": "Whois Inaccuracy Reporting",
-        "description": ["If you see inaccuracies in the results, please visit: "],
-        "links": [{
-            "value": request_url,
-            "rel": "inaccuracy-report",
-            "type": "text/html",
-            "href": "https://www.arin.net/resources/registry/whois/inaccuracy_reporting/"
-        }]
-    }, {
-        "title": "Copyright Notice",
-        "description": ["Copyright 1997-2026, American Registry for Internet Numbers, Ltd."]
-    }])
+const CONFORMANCE: &[&str] = &[
+    "nro_rdap_profile_0",
+    "rdap_level_0",
+    "cidr0",
+    "arin_originas0",
+];
+const TOU: &str = "https://www.arin.net/resources/registry/whois/tou/";
+const INACCURACY: &str = "https://www.arin.net/resources/registry/whois/inaccuracy_reporting/";
+const COPYRIGHT: &str = "Copyright 1997-2026, American Registry for Internet Numbers, Ltd.";
+const ADDRESS: &str = "Registered address withheld\nUnited States";
+
+/// Last changed, then registration (ARIN's order), in US Eastern time.
+pub(super) fn events(a: &Answer<'_>) -> Vec<Event> {
+    let (registered, changed) = event_dates(a.world, a.net(), true);
+    vec![
+        Event {
+            event_action: "last changed",
+            event_date: changed,
+        },
+        Event {
+            event_action: "registration",
+            event_date: registered,
+        },
+    ]
 }
 
-fn poc(base: &str, request_url: &str, handle: &str, name: &str, email: &str, role: &str) -> Value {
-    json!({
-        "handle": handle,
-        "vcardArray": vcard(&[
-            adr_label("Registered address withheld\nUnited States"),
-            ("fn", json!({}), "text", json!(name)),
-            ("org", json!({}), "text", json!(name)),
-            ("kind", json!({}), "text", json!("group")),
-            ("email", json!({}), "text", json!(email)),
-            ("tel", json!({"type": ["work", "voice"]}), "text", json!("+1-555-0100")),
-        ]),
-        "roles": [role],
-        "links": [{
-            "value": request_url,
-            "rel": "self",
-            "type": "application/rdap+json",
-            "href": format!("{base}/entity/{handle}")
-        }, {
-            "value": request_url,
-            "rel": "alternate",
-            "type": "application/xml",
-            "href": format!("https://whois.arin.net/rest/poc/{handle}")
-        }],
-        "status": ["validated"],
-        "port43": "whois.arin.net",
-        "objectClassName": "entity"
-    })
+fn notices<'a>(request_url: &'a str) -> Vec<Notice<'a>> {
+    let about = |href: &'a str, rel: &'a str| {
+        vec![Link::new(
+            Some(Cow::Borrowed(request_url)),
+            rel,
+            href,
+            Some("text/html"),
+        )]
+    };
+    vec![
+        Notice::new(
+            Some("Terms of Service"),
+            lines(&["By using the ARIN RDAP/Whois service, you are agreeing to the RDAP/Whois Terms of Use"]),
+        )
+        .with_links(about(TOU, "terms-of-service")),
+        Notice::new(
+            Some("Whois Inaccuracy Reporting"),
+            lines(&["If you see inaccuracies in the results, please visit: "]),
+        )
+        .with_links(about(INACCURACY, "inaccuracy-report")),
+        Notice::new(Some("Copyright Notice"), lines(&[COPYRIGHT])),
+    ]
 }
 
-pub(super) fn network(a: &Answer<'_>) -> Value {
+fn self_and_alternate<'a>(a: &Answer<'a>, rdap: String, whois: String) -> Vec<Link<'a>> {
+    vec![
+        Link::new(
+            Some(Cow::Borrowed(a.request_url)),
+            "self",
+            rdap,
+            Some("application/rdap+json"),
+        ),
+        Link::new(
+            Some(Cow::Borrowed(a.request_url)),
+            "alternate",
+            whois,
+            Some("application/xml"),
+        ),
+    ]
+}
+
+fn poc<'a>(
+    a: &Answer<'a>,
+    base: &str,
+    handle: String,
+    name: String,
+    email: String,
+    role: &'a [&'a str],
+) -> Entity<'a> {
+    let links = self_and_alternate(
+        a,
+        format!("{base}/entity/{handle}"),
+        format!("https://whois.arin.net/rest/poc/{handle}"),
+    );
+    let mut e = Entity::new(handle, role);
+    e.vcard_array = Some(VCard(vec![
+        VRow::adr_label(ADDRESS),
+        VRow::text("fn", name.clone()),
+        VRow::text("org", name),
+        VRow::text("kind", "group"),
+        VRow::text("email", email),
+        VRow::with("tel", Params::Types(&["work", "voice"]), "+1-555-0100"),
+    ]));
+    e.links = links;
+    e.status = Some(&["validated"]);
+    e.port43 = Some("whois.arin.net");
+    e
+}
+
+pub(super) fn network<'a>(a: &Answer<'a>, events: &'a [Event]) -> IpNetwork<'a> {
     let net = a.net();
     let base = a.base(Registry::Arin);
-    let handle = names::handle(net);
-    let (registered, changed) = event_dates(a.world, net, true);
-    let mut entities = Vec::new();
+    let mut obj = base_network(a, CONFORMANCE);
     if let Some(org) = a.world.org(net) {
         let org_handle = names::org_handle(Registry::Arin, org, "US");
         let domain = names::mail_domain(org);
-        entities.push(json!({
-            "handle": org_handle,
-            "vcardArray": vcard(&[
-                ("fn", json!({}), "text", json!(org)),
-                adr_label("Registered address withheld\nUnited States"),
-                ("kind", json!({}), "text", json!("org")),
-            ]),
-            "roles": ["registrant"],
-            "links": [{
-                "value": a.request_url,
-                "rel": "self",
-                "type": "application/rdap+json",
-                "href": format!("{base}/entity/{org_handle}")
-            }, {
-                "value": a.request_url,
-                "rel": "alternate",
-                "type": "application/xml",
-                "href": format!("https://whois.arin.net/rest/org/{org_handle}")
-            }],
-            "events": [
-                {"eventAction": "last changed", "eventDate": changed},
-                {"eventAction": "registration", "eventDate": registered}
-            ],
-            "entities": [
-                poc(&base, a.request_url, &names::abuse_handle(Registry::Arin, org, "US"),
-                    &format!("{org} Abuse"), &format!("abuse@{domain}"), "abuse"),
-                poc(&base, a.request_url, &names::tech_handle(Registry::Arin, org),
-                    &format!("{org} Network Operations"), &format!("noc@{domain}"), "noc"),
-            ],
-            "port43": "whois.arin.net",
-            "objectClassName": "entity"
-        }));
+        let links = self_and_alternate(
+            a,
+            format!("{base}/entity/{org_handle}"),
+            format!("https://whois.arin.net/rest/org/{org_handle}"),
+        );
+        let mut e = Entity::new(org_handle, &["registrant"]);
+        e.vcard_array = Some(VCard(vec![
+            VRow::text("fn", org),
+            VRow::adr_label(ADDRESS),
+            VRow::text("kind", "org"),
+        ]));
+        e.links = links;
+        e.events = Some(events);
+        e.entities = vec![
+            poc(
+                a,
+                &base,
+                names::abuse_handle(Registry::Arin, org, "US"),
+                format!("{org} Abuse"),
+                format!("abuse@{domain}"),
+                &["abuse"],
+            ),
+            poc(
+                a,
+                &base,
+                names::tech_handle(Registry::Arin, org),
+                format!("{org} Network Operations"),
+                format!("noc@{domain}"),
+                &["noc"],
+            ),
+        ];
+        e.port43 = Some("whois.arin.net");
+        obj.entities.push(e);
     }
-    let mut v = json!({
-        "rdapConformance": ["nro_rdap_profile_0", "rdap_level_0", "cidr0", "arin_originas0"],
-        "notices": notices(a.request_url),
-        "handle": handle,
-        "startAddress": ip(net.range.start),
-        "endAddress": ip(net.range.end),
-        "ipVersion": "v4",
-        "name": names::name(a.world, net),
-        "type": names::type_str(net.registry, net.kind),
-        "events": [
-            {"eventAction": "last changed", "eventDate": changed},
-            {"eventAction": "registration", "eventDate": registered}
-        ],
-        "links": [{
-            "value": a.request_url,
-            "rel": "self",
-            "type": "application/rdap+json",
-            "href": format!("{base}/ip/{}", ip(net.range.start))
-        }, {
-            "value": a.request_url,
-            "rel": "alternate",
-            "type": "application/xml",
-            "href": format!("https://whois.arin.net/rest/net/{handle}")
-        }],
-        "entities": entities,
-        "port43": "whois.arin.net",
-        "status": ["active"],
-        "objectClassName": "ip network",
-        "cidr0_cidrs": cidr0(net),
-        "arin_originas0_originautnums": if net.asn != 0 { json!([net.asn]) } else { json!([]) }
+    obj.links = self_and_alternate(
+        a,
+        format!("{base}/ip/{}", obj.start_address),
+        format!("https://whois.arin.net/rest/net/{}", obj.handle),
+    );
+    obj.notices = notices(a.request_url);
+    obj.events = Some(events);
+    obj.port43 = Some("whois.arin.net");
+    obj.status = Some(&["active"]);
+    obj.cidr0_cidrs = Some(cidr0(net));
+    obj.arin_originautnums = Some(if net.asn != 0 {
+        vec![net.asn]
+    } else {
+        Vec::new()
     });
-    if let Some(p) = names::parent_handle(a.world, net) {
-        v["parentHandle"] = json!(p);
-    }
-    v
+    obj
 }
 
 pub(super) fn error(status: u16, title: &str, description: &str, request_url: &str) -> Value {

@@ -9,8 +9,10 @@ mod afrinic;
 mod apnic;
 mod arin;
 mod lacnic;
+pub mod object;
 mod ripe;
 
+use std::borrow::Cow;
 use std::net::Ipv4Addr;
 
 use rdapfleet_rdap::Registry;
@@ -18,6 +20,7 @@ use serde_json::{Value, json};
 
 use crate::dates;
 use crate::world::{Net, NetId, World};
+use object::{Cidr0, IpNetwork, Notice};
 
 /// What a network answer needs besides the world.
 #[derive(Debug, Clone, Copy)]
@@ -32,8 +35,8 @@ pub struct Answer<'a> {
     pub request_url: &'a str,
 }
 
-impl Answer<'_> {
-    fn net(&self) -> &Net {
+impl<'a> Answer<'a> {
+    fn net(&self) -> &'a Net {
         self.world.net(self.id)
     }
 
@@ -52,15 +55,57 @@ pub fn base_url(origin: &str, registry: Registry) -> String {
 }
 
 /// The network object (`objectClassName: "ip network"` with the usual top-level members) in
-/// the dialect of the registry that holds it.
-pub fn network(answer: &Answer<'_>) -> Value {
-    match answer.net().registry {
-        Registry::Arin => arin::network(answer),
-        Registry::RipeNcc => ripe::network(answer),
-        Registry::Apnic => apnic::network(answer),
-        Registry::Lacnic => lacnic::network(answer),
-        Registry::Afrinic => afrinic::network(answer),
+/// the dialect of the registry that holds it, serialized; `pad` adds a remark that takes the
+/// body beyond 1 MiB (the oversize fault).
+pub fn network(answer: &Answer<'_>, pad: bool) -> Vec<u8> {
+    let events;
+    let mut obj = match answer.net().registry {
+        Registry::Arin => {
+            events = arin::events(answer);
+            arin::network(answer, &events)
+        }
+        Registry::RipeNcc => {
+            events = ripe::events(answer);
+            ripe::network(answer, &events)
+        }
+        Registry::Apnic => {
+            events = apnic::events(answer);
+            apnic::network(answer, &events)
+        }
+        Registry::Lacnic => {
+            events = lacnic::events(answer);
+            lacnic::network(answer, &events)
+        }
+        Registry::Afrinic => {
+            events = Vec::new();
+            afrinic::network(answer, &events)
+        }
+    };
+    if pad {
+        obj.remarks.get_or_insert_with(Vec::new).push(padding());
     }
+    serde_json::to_vec(&obj).unwrap_or_default()
+}
+
+/// A remark of about 1.1 MiB.
+fn padding() -> Notice<'static> {
+    const LINE: &str = "This remark pads the answer beyond 1 MiB (rdapfleet-sim --oversize-rate). \
+        This remark pads the answer beyond 1 MiB (rdapfleet-sim --oversize-rate). \
+        This remark pads the answer beyond 1 MiB (rdapfleet-sim --oversize-rate). \
+        This remark pads the answer beyond 1 MiB (rdapfleet-sim --oversize-rate). \
+        This remark pads the answer beyond 1 MiB (rdapfleet-sim --oversize-rate). \
+        This remark pads the answer beyond 1 MiB (rdapfleet-sim --oversize-rate). \
+        This remark pads the answer beyond 1 MiB (rdapfleet-sim --oversize-rate). \
+        This remark pads the answer beyond 1 MiB (rdapfleet-sim --oversize-rate). \
+        This remark pads the answer beyond 1 MiB (rdapfleet-sim --oversize-rate). \
+        This remark pads the answer beyond 1 MiB (rdapfleet-sim --oversize-rate). \
+        This remark pads the answer beyond 1 MiB (rdapfleet-sim --oversize-rate). \
+        This remark pads the answer beyond 1 MiB (rdapfleet-sim --oversize-rate). \
+        This remark pads the answer beyond 1 MiB (rdapfleet-sim --oversize-rate).";
+    Notice::new(
+        Some("Padding"),
+        std::iter::repeat_n(Cow::Borrowed(LINE), 1_150).collect(),
+    )
 }
 
 /// An RDAP error body (RFC 9083 §6) in the registry's shape.
@@ -99,26 +144,23 @@ pub fn reason(status: u16) -> &'static str {
     }
 }
 
-fn ip(v: u32) -> String {
-    Ipv4Addr::from(v).to_string()
-}
-
-fn cidr0(net: &Net) -> Value {
-    Value::Array(
-        net.range
-            .cidrs()
-            .iter()
-            .map(|c| json!({"v4prefix": c.network().to_string(), "length": c.prefix_len()}))
-            .collect(),
-    )
+fn cidr0(net: &Net) -> Vec<Cidr0> {
+    net.range
+        .cidrs()
+        .iter()
+        .map(|c| Cidr0 {
+            v4prefix: c.network(),
+            length: c.prefix_len(),
+        })
+        .collect()
 }
 
 /// The first CIDR of the network (APNIC and LACNIC self links name one).
 fn first_cidr(net: &Net) -> String {
-    net.range
-        .cidrs()
-        .first()
-        .map_or_else(|| ip(net.range.start), |c| c.to_string())
+    net.range.cidrs().first().map_or_else(
+        || Ipv4Addr::from(net.range.start).to_string(),
+        |c| c.to_string(),
+    )
 }
 
 /// Registration / last-changed dates with a UTC offset in minutes (ARIN uses US Eastern).
@@ -148,22 +190,37 @@ fn cc(net: &Net) -> &str {
     std::str::from_utf8(&net.cc).unwrap_or("ZZ")
 }
 
-/// `["vcard", [[...], ...]]` from `(name, params, type, value)` rows, `version` first.
-fn vcard(rows: &[(&str, Value, &str, Value)]) -> Value {
-    let mut items = vec![json!(["version", {}, "text", "4.0"])];
-    for (name, params, kind, value) in rows {
-        items.push(json!([name, params, kind, value]));
-    }
-    json!(["vcard", items])
+/// Lines of text as borrowed description lines.
+fn lines<'a>(items: &[&'a str]) -> Vec<Cow<'a, str>> {
+    items.iter().map(|s| Cow::Borrowed(*s)).collect()
 }
 
-fn adr_label(label: &str) -> (&'static str, Value, &'static str, Value) {
-    (
-        "adr",
-        json!({ "label": label }),
-        "text",
-        json!(["", "", "", "", "", "", ""]),
-    )
+/// Fill the fields every dialect sets the same way.
+fn base_network<'a>(a: &Answer<'a>, conformance: &'a [&'a str]) -> IpNetwork<'a> {
+    let net = a.net();
+    IpNetwork {
+        lang: None,
+        rdap_conformance: conformance,
+        notices: Vec::new(),
+        handle: crate::names::handle(net),
+        start_address: Ipv4Addr::from(net.range.start),
+        end_address: Ipv4Addr::from(net.range.end),
+        ip_version: "v4",
+        name: crate::names::name(a.world, net),
+        kind: crate::names::type_str(net.registry, net.kind),
+        country: None,
+        parent_handle: crate::names::parent_handle(a.world, net),
+        status: None,
+        remarks: None,
+        events: None,
+        links: Vec::new(),
+        entities: Vec::new(),
+        port43: None,
+        object_class_name: "ip network",
+        cidr0_cidrs: None,
+        arin_originautnums: None,
+        lacnic_origin_autnum: None,
+    }
 }
 
 #[cfg(test)]

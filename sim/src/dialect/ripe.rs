@@ -5,113 +5,102 @@
 //! `port43: whois.ripe.net`. Modelled on `rdap/ripe/193.0.6.139__rdap_client-2022.json` and the
 //! error bodies in `rdap/ripe/errors/`.
 
+use std::borrow::Cow;
+
 use rdapfleet_rdap::Registry;
 use serde_json::{Value, json};
 
-use super::{Answer, adr_label, cc, event_dates, ip, vcard};
+use super::object::{Entity, Event, IpNetwork, Link, Notice, Params, VCard, VRow};
+use super::{Answer, base_network, cc, event_dates, lines};
 use crate::names;
 
 const TERMS: &str = "http://www.ripe.net/data-tools/support/documentation/terms";
+const TERMS_PDF: &str = "http://www.ripe.net/db/support/db-terms-conditions.pdf";
+const TERMS_TEXT: &str = "This is the RIPE Database query service. The objects are in RDAP format.";
 
-fn terms_notice(request_url: Option<&str>) -> Value {
-    let mut link = json!({
-        "rel": "terms-of-service",
-        "href": "http://www.ripe.net/db/support/db-terms-conditions.pdf",
-        "type": "application/pdf"
-    });
-    if let Some(u) = request_url {
-        link["value"] = json!(u);
-    }
-    json!({
-        "title": "Terms and Conditions",
-        "description": ["This is the RIPE Database query service. The objects are in RDAP format."],
-        "links": [link]
-    })
+/// Only `last changed`.
+pub(super) fn events(a: &Answer<'_>) -> Vec<Event> {
+    let (_, changed) = event_dates(a.world, a.net(), false);
+    vec![Event {
+        event_action: "last changed",
+        event_date: changed,
+    }]
 }
 
-pub(super) fn network(a: &Answer<'_>) -> Value {
+pub(super) fn network<'a>(a: &Answer<'a>, events: &'a [Event]) -> IpNetwork<'a> {
     let net = a.net();
-    let (_, changed) = event_dates(a.world, net, false);
-    let mut entities = Vec::new();
+    let country = cc(net);
+    let mut obj = base_network(a, &["rdap_level_0"]);
     let mut remarks = Vec::new();
     if let Some(org) = a.world.org(net) {
         let domain = names::mail_domain(org);
         let tech = names::tech_handle(Registry::RipeNcc, org);
-        entities.push(json!({
-            "handle": tech,
-            "roles": ["administrative", "technical"],
-            "objectClassName": "entity"
-        }));
-        entities.push(json!({
-            "handle": names::org_handle(Registry::RipeNcc, org, cc(net)),
-            "vcardArray": vcard(&[
-                ("fn", json!({}), "text", json!(org)),
-                ("kind", json!({}), "text", json!("org")),
-                adr_label(&format!("Registered address withheld\n{}", cc(net))),
-            ]),
-            "roles": ["registrant"],
-            "objectClassName": "entity"
-        }));
-        entities.push(json!({
-            "handle": names::abuse_handle(Registry::RipeNcc, org, cc(net)),
-            "vcardArray": vcard(&[
-                ("fn", json!({}), "text", json!(format!("{org} abuse contact"))),
-                ("kind", json!({}), "text", json!("group")),
-                ("email", json!({"type": "email"}), "text", json!(format!("noc@{domain}"))),
-                ("email", json!({"type": "abuse"}), "text", json!(format!("abuse@{domain}"))),
-            ]),
-            "roles": ["abuse"],
-            "entities": [{
-                "handle": tech,
-                "roles": ["technical"],
-                "objectClassName": "entity"
-            }],
-            "objectClassName": "entity"
-        }));
-        remarks.push(json!({ "description": [org] }));
+        obj.entities
+            .push(Entity::new(tech.clone(), &["administrative", "technical"]));
+        let mut registrant = Entity::new(
+            names::org_handle(Registry::RipeNcc, org, country),
+            &["registrant"],
+        );
+        registrant.vcard_array = Some(VCard(vec![
+            VRow::text("fn", org),
+            VRow::text("kind", "org"),
+            VRow::adr_label(format!("Registered address withheld\n{country}")),
+        ]));
+        obj.entities.push(registrant);
+        let mut abuse = Entity::new(
+            names::abuse_handle(Registry::RipeNcc, org, country),
+            &["abuse"],
+        );
+        abuse.vcard_array = Some(VCard(vec![
+            VRow::text("fn", format!("{org} abuse contact")),
+            VRow::text("kind", "group"),
+            VRow::with("email", Params::Type("email"), format!("noc@{domain}")),
+            VRow::with("email", Params::Type("abuse"), format!("abuse@{domain}")),
+        ]));
+        abuse.entities = vec![Entity::new(tech, &["technical"])];
+        obj.entities.push(abuse);
+        remarks.push(Notice::new(None, vec![Cow::Borrowed(org)]));
     }
-    let mut v = json!({
-        "handle": names::handle(net),
-        "startAddress": ip(net.range.start),
-        "endAddress": ip(net.range.end),
-        "ipVersion": "v4",
-        "name": names::name(a.world, net),
-        "type": names::type_str(net.registry, net.kind),
-        "country": cc(net),
-        "entities": entities,
-        "remarks": remarks,
-        "links": [{
-            "value": a.request_url,
-            "rel": "self",
-            "href": a.request_url
-        }, {
-            "value": TERMS,
-            "rel": "copyright",
-            "href": TERMS
-        }],
-        "events": [{"eventAction": "last changed", "eventDate": changed}],
-        "rdapConformance": ["rdap_level_0"],
-        "notices": [{
-            "title": "Filtered",
-            "description": ["This output has been filtered."]
-        }, {
-            "title": "Source",
-            "description": ["Objects returned came from source", "RIPE"]
-        }, terms_notice(Some(a.request_url))],
-        "port43": "whois.ripe.net",
-        "objectClassName": "ip network"
-    });
-    if let Some(p) = names::parent_handle(a.world, net) {
-        v["parentHandle"] = json!(p);
-    }
-    v
+    obj.country = Some(country);
+    obj.remarks = Some(remarks);
+    obj.links = vec![
+        Link::new(
+            Some(Cow::Borrowed(a.request_url)),
+            "self",
+            a.request_url,
+            None,
+        ),
+        Link::new(Some(Cow::Borrowed(TERMS)), "copyright", TERMS, None),
+    ];
+    obj.events = Some(events);
+    obj.notices = vec![
+        Notice::new(Some("Filtered"), lines(&["This output has been filtered."])),
+        Notice::new(
+            Some("Source"),
+            lines(&["Objects returned came from source", "RIPE"]),
+        ),
+        Notice::new(Some("Terms and Conditions"), lines(&[TERMS_TEXT])).with_links(vec![
+            Link::new(
+                Some(Cow::Borrowed(a.request_url)),
+                "terms-of-service",
+                TERMS_PDF,
+                Some("application/pdf"),
+            ),
+        ]),
+    ];
+    obj.port43 = Some("whois.ripe.net");
+    obj
 }
 
 pub(super) fn error(status: u16, title: &str, description: &str) -> Value {
     json!({
         "links": [{ "value": TERMS, "rel": "copyright", "href": TERMS }],
         "rdapConformance": ["cidr0", "rdap_level_0", "nro_rdap_profile_0"],
-        "notices": [terms_notice(None)],
+        "notices": [{
+            "title": "Terms and Conditions",
+            "description": [TERMS_TEXT],
+            "links": [{ "rel": "terms-of-service", "href": TERMS_PDF, "type": "application/pdf" }]
+        }],
         "port43": "whois.ripe.net",
         "errorCode": status,
         "title": title,
