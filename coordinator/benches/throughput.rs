@@ -10,8 +10,11 @@
 //! - `ingest, 5% found`: the same with one outcome in 20 a found network carrying a ~0.5 KB
 //!   normalized JSON and a ~2 KB raw body (every found network is new).
 //!
-//! Run: `cargo bench -p rdapfleet-coordinator --bench throughput [-- --runs N]`. Prints the
-//! median (and min/max) of N runs (default 5) per scenario.
+//! Run: `cargo bench -p rdapfleet-coordinator --bench throughput [-- --runs N] [--only PREFIX]`.
+//! Prints the median (and min/max) of N runs (default 5) per scenario (`--only` keeps the
+//! scenarios whose name starts with PREFIX): the wall-clock rates, and the process CPU time per
+//! batch (clients + server + store thread) with the rate it implies on 2 dedicated cores, which
+//! does not depend on what else runs on the machine.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -41,6 +44,24 @@ struct Measured {
     batches: u64,
     outcomes: u64,
     elapsed: Duration,
+    /// CPU time of the whole process (server, clients, store thread) during the run.
+    cpu: Duration,
+}
+
+/// CPU time consumed by this process so far (all threads).
+fn process_cpu() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes into the timespec we pass.
+    unsafe {
+        libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts);
+    }
+    Duration::new(
+        u64::try_from(ts.tv_sec).unwrap_or(0),
+        u32::try_from(ts.tv_nsec).unwrap_or(0),
+    )
 }
 
 fn seed(dir: &Path, cidr: &str, batch_size: usize) -> std::path::PathBuf {
@@ -186,6 +207,7 @@ async fn run_once(scenario: Scenario) -> Measured {
     let serving = tokio::spawn(server.serve(listener, shutdown.clone()));
 
     let start = Instant::now();
+    let cpu_start = process_cpu();
     let clients: Vec<_> = (0..CLIENTS)
         .map(|i| tokio::spawn(client_loop(addr, format!("bench-{i}"), scenario)))
         .collect();
@@ -196,12 +218,14 @@ async fn run_once(scenario: Scenario) -> Measured {
         outcomes += o;
     }
     let elapsed = start.elapsed();
+    let cpu = process_cpu() - cpu_start;
     shutdown.cancel();
     serving.await.expect("join").expect("serve");
     Measured {
         batches,
         outcomes,
         elapsed,
+        cpu,
     }
 }
 
@@ -246,10 +270,18 @@ fn main() {
             },
         ),
     ];
+    let only = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1))
+        .cloned();
     println!(
         "coordinator throughput: {CLIENTS} gRPC clients over TCP loopback, in-process server, SQLite WAL file, {runs} runs, median [min..max]"
     );
     for (name, scenario) in scenarios {
+        if only.as_ref().is_some_and(|o| !name.starts_with(o.as_str())) {
+            continue;
+        }
         let results: Vec<Measured> = (0..runs)
             .map(|_| runtime.block_on(run_once(scenario)))
             .collect();
@@ -265,10 +297,33 @@ fn main() {
                 .map(|m| m.outcomes as f64 / m.elapsed.as_secs_f64())
                 .collect(),
         );
+        let cpu_per_batch = median(
+            results
+                .iter()
+                .map(|m| m.cpu.as_secs_f64() * 1e6 / m.batches as f64)
+                .collect(),
+        );
+        let share = median(
+            results
+                .iter()
+                .map(|m| m.cpu.as_secs_f64() / m.elapsed.as_secs_f64())
+                .collect(),
+        );
         let per_run = &results[0];
+        let outcomes_per_batch = per_run.outcomes as f64 / per_run.batches.max(1) as f64;
         println!(
-            "{name:<58} {:>8.0} batches/s [{:.0}..{:.0}]  {:>9.0} outcomes/s [{:.0}..{:.0}]  ({} batches, {} outcomes per run)",
-            bps.0, bps.1, bps.2, ops.0, ops.1, ops.2, per_run.batches, per_run.outcomes
+            "{name}  ({} batches, {} outcomes per run)",
+            per_run.batches, per_run.outcomes
+        );
+        println!(
+            "    wall: {:>7.0} batches/s [{:.0}..{:.0}]  {:>8.0} outcomes/s [{:.0}..{:.0}]  (this process got {:.2} CPUs)",
+            bps.0, bps.1, bps.2, ops.0, ops.1, ops.2, share.0
+        );
+        println!(
+            "    cpu:  {:>7.0} us per batch (clients + server) -> {:.0} batches/s, {:.0} outcomes/s on 2 dedicated cores",
+            cpu_per_batch.0,
+            2e6 / cpu_per_batch.0,
+            2e6 / cpu_per_batch.0 * outcomes_per_batch
         );
     }
 }
