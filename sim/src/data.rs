@@ -119,12 +119,12 @@ pub fn load(source: &DataSource, only: &[Range]) -> Result<Tables> {
     if !only.is_empty() {
         // Keep the routed ranges that touch a kept delegation (even outside the slices), so
         // that a kept delegation looks exactly as in the full world.
-        let allocations = parse_allocations(&gunzip(&alloc_gz, &names[1])?, &names[1], &|r| {
+        let allocations = parse_allocations(GzDecoder::new(&alloc_gz[..]), &names[1], &|r| {
             only.iter().any(|o| o.overlaps(&r))
         })?;
         let mut kept: Vec<Range> = allocations.iter().map(|a| a.range).collect();
         kept.sort_unstable();
-        let assignments = parse_assignments(&gunzip(&asn_gz, &names[2])?, &names[2], &|r| {
+        let assignments = parse_assignments(GzDecoder::new(&asn_gz[..]), &names[2], &|r| {
             overlaps_any_sorted(&kept, r)
         })?;
         return Ok(Tables {
@@ -136,10 +136,10 @@ pub fn load(source: &DataSource, only: &[Range]) -> Result<Tables> {
     // The whole world: inflate and parse the two big tables on two threads.
     let (allocations, assignments) = std::thread::scope(|s| {
         let a = s.spawn(|| -> Result<Vec<AllocationRow>> {
-            parse_allocations(&gunzip(&alloc_gz, &names[1])?, &names[1], &|_| true)
+            parse_allocations(GzDecoder::new(&alloc_gz[..]), &names[1], &|_| true)
         });
         let b = s.spawn(|| -> Result<Vec<AssignmentRow>> {
-            parse_assignments(&gunzip(&asn_gz, &names[2])?, &names[2], &|_| true)
+            parse_assignments(GzDecoder::new(&asn_gz[..]), &names[2], &|_| true)
         });
         let a = a
             .join()
@@ -162,14 +162,6 @@ fn read_file(path: &Path) -> Result<Vec<u8>> {
 
 fn read_file_text(path: &Path) -> Result<String> {
     std::fs::read_to_string(path).map_err(|e| Error::io(path, e))
-}
-
-fn gunzip(bytes: &[u8], name: &str) -> Result<String> {
-    let mut out = String::with_capacity(bytes.len() * 4);
-    GzDecoder::new(bytes)
-        .read_to_string(&mut out)
-        .map_err(|e| Error::data(name, 0, format!("not a gzip text file: {e}")))?;
-    Ok(out)
 }
 
 /// Whether `r` overlaps any range of a sorted list of disjoint ranges.
@@ -224,15 +216,17 @@ pub fn parse_slash8(text: &str, name: &str) -> Result<Vec<Slash8>> {
         .collect()
 }
 
-/// Parse `allocations-ipv4.csv.gz` (inflated).
+/// Parse `allocations-ipv4.csv.gz` (inflated, streamed from `input`).
 /// Rows whose range `keep` rejects are skipped.
 pub fn parse_allocations(
-    text: &str,
+    input: impl Read,
     name: &str,
     keep: &dyn Fn(Range) -> bool,
 ) -> Result<Vec<AllocationRow>> {
-    let mut out = Vec::with_capacity(text.len() / 48);
-    let mut rdr = csv::Reader::from_reader(text.as_bytes());
+    let mut out = Vec::new();
+    let mut rdr = csv::ReaderBuilder::new()
+        .buffer_capacity(1 << 16)
+        .from_reader(input);
     let mut rec = csv::ByteRecord::new();
     let mut line = 1u64;
     loop {
@@ -240,7 +234,7 @@ pub fn parse_allocations(
         match rdr.read_byte_record(&mut rec) {
             Ok(false) => break,
             Ok(true) => {}
-            Err(e) => return Err(Error::data(name, line, e.to_string())),
+            Err(e) => return Err(Error::data(name, line, format!("not gzip CSV: {e}"))),
         }
         let f = |i: usize| rec.get(i).unwrap_or(b"");
         let r = range(f(0), f(1)).map_err(|m| Error::data(name, line, m))?;
@@ -283,15 +277,17 @@ pub fn parse_allocations(
     Ok(out)
 }
 
-/// Parse `asn-ipv4-2026.csv.gz` (inflated).
+/// Parse `asn-ipv4-2026.csv.gz` (inflated, streamed from `input`).
 /// Rows whose range `keep` rejects are skipped.
 pub fn parse_assignments(
-    text: &str,
+    input: impl Read,
     name: &str,
     keep: &dyn Fn(Range) -> bool,
 ) -> Result<Vec<AssignmentRow>> {
-    let mut out = Vec::with_capacity(text.len() / 48);
-    let mut rdr = csv::Reader::from_reader(text.as_bytes());
+    let mut out = Vec::new();
+    let mut rdr = csv::ReaderBuilder::new()
+        .buffer_capacity(1 << 16)
+        .from_reader(input);
     let mut rec = csv::ByteRecord::new();
     let mut line = 1u64;
     loop {
@@ -299,7 +295,7 @@ pub fn parse_assignments(
         match rdr.read_byte_record(&mut rec) {
             Ok(false) => break,
             Ok(true) => {}
-            Err(e) => return Err(Error::data(name, line, e.to_string())),
+            Err(e) => return Err(Error::data(name, line, format!("not gzip CSV: {e}"))),
         }
         let f = |i: usize| rec.get(i).unwrap_or(b"");
         let r = range(f(0), f(1)).map_err(|m| Error::data(name, line, m))?;
@@ -335,28 +331,28 @@ mod tests {
     #[test]
     fn allocation_rows_and_errors() {
         let text = "start,end,cc,registry,status,date,source\n1.0.0.0,1.0.0.255,AU,apnic,assigned,20110811,x\n2.0.0.0,2.15.255.255,FR,ripencc,allocated,,x\n";
-        let rows = parse_allocations(text, "t", &|_| true).unwrap();
+        let rows = parse_allocations(text.as_bytes(), "t", &|_| true).unwrap();
         assert_eq!(rows.len(), 2);
         assert!(rows[0].assigned);
         assert_eq!(rows[0].date, Some(20110811));
         assert_eq!(rows[1].date, None);
         let only = Range::new(0x0200_0000, 0x0200_00ff).unwrap();
-        let kept = parse_allocations(text, "t", &|r| r.overlaps(&only)).unwrap();
+        let kept = parse_allocations(text.as_bytes(), "t", &|r| r.overlaps(&only)).unwrap();
         assert_eq!(kept.len(), 1);
         let bad =
             "start,end,cc,registry,status,date,source\n1.0.0.0,1.0.0.255,AU,nowhere,assigned,,x\n";
-        let err = parse_allocations(bad, "t", &|_| true)
+        let err = parse_allocations(bad.as_bytes(), "t", &|_| true)
             .unwrap_err()
             .to_string();
         assert!(err.starts_with("t:2:"), "{err}");
         let inverted = "start,end,cc,registry,status,date,source\n1.0.0.9,1.0.0.1,AU,apnic,,,x\n";
-        assert!(parse_allocations(inverted, "t", &|_| true).is_err());
+        assert!(parse_allocations(inverted.as_bytes(), "t", &|_| true).is_err());
     }
 
     #[test]
     fn assignment_rows_keep_quoted_orgs() {
         let text = "start,end,asn,org\n1.0.0.0,1.0.0.255,13335,\"Cloudflare, Inc.\"\n";
-        let rows = parse_assignments(text, "t", &|_| true).unwrap();
+        let rows = parse_assignments(text.as_bytes(), "t", &|_| true).unwrap();
         assert_eq!(rows[0].org, "Cloudflare, Inc.");
         assert_eq!(rows[0].asn, 13335);
     }

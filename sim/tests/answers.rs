@@ -309,3 +309,41 @@ async fn stats_count_networks_and_reset() {
             .any(|l| l["status"] == 404 && l["handle"].is_null())
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_restricts_the_world_without_changing_answers_inside_it() {
+    use rdapfleet_ranges::parse_cidr;
+    use rdapfleet_sim::DataSource;
+    let slice = |cidrs: &[&str]| {
+        let only: Vec<_> = cidrs.iter().map(|c| parse_cidr(c).unwrap()).collect();
+        World::load(&DataSource::Shipped, &only).unwrap()
+    };
+    let small = Arc::new(slice(&["41.0.0.0/8"]));
+    let large = slice(&["41.0.0.0/8", "1.0.0.0/8"]);
+    assert!(large.len() > small.len());
+    // Inside the slice: the same truth, whatever else was loaded.
+    for ip in sample_ips(&small, 300) {
+        if ip >> 24 == 41 {
+            assert_eq!(truth(&small, ip), truth(&large, ip));
+        }
+    }
+    // Outside: nothing.
+    let one = u32::from(Ipv4Addr::new(1, 1, 1, 1));
+    assert!(truth(&large, one).allocated);
+    assert!(!truth(&small, one).allocated);
+    assert!(small.nets().iter().all(|n| n.range.start >> 24 == 41));
+    let sim = Sim::start(SimConfig::new(small)).await;
+    let r = client()
+        .get(sim.url(Registry::Apnic, "1.1.1.1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    let r = client()
+        .get(sim.url(Registry::Afrinic, "41.0.0.1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    sim.stop().await;
+}
