@@ -1,6 +1,18 @@
 //! The gRPC service `rdapfleet.v1.Coordinator`: each RPC runs one lease-engine operation under
 //! the engine's lock, submits its writes to the store in the same critical section, and answers
 //! once they are committed.
+//!
+//! Status codes (mapped in one place, [`crate::to_status`]):
+//!
+//! | code | when |
+//! |---|---|
+//! | `INVALID_ARGUMENT` | a malformed field: empty worker id, `max_batches` 0, an outcome without a kind, a network whose start is after its end or that does not contain the IP, `network_json` not a JSON object, a failure without a reason, an IP not in the lease or listed twice, too many outcomes, a telemetry sample missing or backwards |
+//! | `NOT_FOUND` | a lease id never granted, or held by another worker |
+//! | `FAILED_PRECONDITION` | wrong protocol version; a worker that has not said Hello; a lease that is no longer live (expired, completed or returned): its batch is, or will be, handed out again |
+//! | `UNAVAILABLE` | the store stopped (shutdown, or a failed write: the server then stops too) |
+//! | `INTERNAL` | anything else (logged) |
+//!
+//! A refused call changes nothing: requests are validated whole before anything is applied.
 
 use std::sync::{Arc, Mutex};
 
@@ -76,6 +88,7 @@ fn status(e: Error) -> Status {
 
 #[tonic::async_trait]
 impl Coordinator for CoordinatorService {
+    #[tracing::instrument(level = "debug", skip_all, fields(worker = %request.get_ref().worker_id))]
     async fn hello(
         &self,
         request: Request<pb::HelloRequest>,
@@ -91,6 +104,7 @@ impl Coordinator for CoordinatorService {
         Ok(Response::new(resp))
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(worker = %request.get_ref().worker_id))]
     async fn lease(
         &self,
         request: Request<pb::LeaseRequest>,
@@ -107,6 +121,7 @@ impl Coordinator for CoordinatorService {
         Ok(Response::new(resp))
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(worker = %request.get_ref().worker_id))]
     async fn heartbeat(
         &self,
         request: Request<pb::HeartbeatRequest>,
@@ -120,6 +135,7 @@ impl Coordinator for CoordinatorService {
         Ok(Response::new(resp))
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(worker = %request.get_ref().worker_id))]
     async fn report_outcomes(
         &self,
         request: Request<pb::ReportOutcomesRequest>,
@@ -137,6 +153,7 @@ impl Coordinator for CoordinatorService {
         }))
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(worker = %request.get_ref().worker_id))]
     async fn complete_batch(
         &self,
         request: Request<pb::CompleteBatchRequest>,
@@ -150,6 +167,7 @@ impl Coordinator for CoordinatorService {
         Ok(Response::new(resp))
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(worker = %request.get_ref().worker_id))]
     async fn return_leases(
         &self,
         request: Request<pb::ReturnLeasesRequest>,
@@ -166,6 +184,7 @@ impl Coordinator for CoordinatorService {
         Ok(Response::new(pb::ReturnLeasesResponse { returned }))
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(worker = %request.get_ref().worker_id))]
     async fn report_telemetry(
         &self,
         request: Request<pb::ReportTelemetryRequest>,

@@ -364,3 +364,92 @@ fn apply_one(conn: &Connection, w: &Write) -> rusqlite::Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::{BatchStatus, OutcomeKind};
+
+    fn outcome(ip: u32) -> Write {
+        Write::Outcome(OutcomeRow {
+            ip,
+            batch_id: 0,
+            kind: OutcomeKind::NotFound,
+            inferred: false,
+            net: None,
+            registry: Some("arin".into()),
+            reason: None,
+            redirects: None,
+            attempts: 0,
+            worker_id: Some("w".into()),
+            at_ms: 1,
+            clear_retry: false,
+        })
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn writes_commit_in_order_and_close_flushes() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = rdapfleet_testkit::seed_file(dir.path(), &["8.8.8.0/24"], 64);
+        let (store, loaded) = Store::open(db.clone()).await.unwrap();
+        assert_eq!(loaded.batches.len(), 4);
+        assert!(
+            loaded
+                .batches
+                .iter()
+                .all(|b| b.row.status == BatchStatus::Pending)
+        );
+        let first = u32::from(std::net::Ipv4Addr::new(8, 8, 8, 0));
+        // Many concurrent submitters; later writes of the same row win.
+        let acks: Vec<Ack> = (0..200u32)
+            .map(|i| {
+                store.submit(vec![
+                    outcome(first + (i % 64)),
+                    Write::Batch(
+                        BatchRow {
+                            id: 0,
+                            status: BatchStatus::Leased,
+                            not_before_ms: 0,
+                            lease_id: Some(u64::from(i) + 1),
+                            worker_id: Some("w".into()),
+                            expires_at_ms: Some(10),
+                            leases: i + 1,
+                            expiries: 0,
+                        },
+                        1,
+                    ),
+                ])
+            })
+            .collect();
+        for a in acks {
+            a.wait().await.unwrap();
+        }
+        let (outcomes, lease): (i64, i64) = store
+            .read(|c| {
+                Ok(c.query_row(
+                    "SELECT (SELECT count(*) FROM outcomes), (SELECT lease_id FROM batch_state WHERE batch_id = 0)",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )?)
+            })
+            .await
+            .unwrap();
+        assert_eq!(outcomes, 64, "one row per IP whatever the repeats");
+        assert_eq!(lease, 200, "the last write of a row wins");
+        let late = store.submit(vec![outcome(first + 100)]);
+        store.close().await.unwrap();
+        late.wait().await.unwrap();
+        // After close, writes and reads are refused.
+        assert!(matches!(
+            store.submit(vec![outcome(first + 101)]).wait().await,
+            Err(Error::StoreUnavailable(_))
+        ));
+        assert!(store.read(|_| Ok(())).await.is_err());
+        // Reopened, the state is there.
+        let (_store, loaded) = Store::open(db).await.unwrap();
+        assert_eq!(loaded.max_lease_id, 200);
+        let b0 = loaded.batches.iter().find(|b| b.row.id == 0).unwrap();
+        assert_eq!(b0.row.status, BatchStatus::Leased);
+        assert!(b0.settled.iter().all(|s| *s));
+    }
+}
