@@ -375,6 +375,14 @@ async fn rdap_handler(
     let Some(q) = query else {
         return outcome.error(404, "Not found: only ip queries are served", &request_url);
     };
+    // Clients may escape the prefix separator (`1.2.3.0%2F24`).
+    let decoded;
+    let q = if q.contains('%') {
+        decoded = q.replace("%2F", "/").replace("%2f", "/");
+        decoded.as_str()
+    } else {
+        q
+    };
     let range = match parse_query(q) {
         IpQuery::Range(r) => r,
         IpQuery::V6 => return outcome.error(404, "Not found", &request_url),

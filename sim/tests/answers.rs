@@ -195,6 +195,12 @@ async fn cidr_queries_invalid_queries_and_redirect_status() {
         (net.start_address.as_str(), net.end_address.as_str()),
         ("2.0.0.0", "2.0.255.255")
     );
+    let escaped = http
+        .get(sim.url(Registry::RipeNcc, "2.0.16.0%2F23"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(escaped.status(), 200);
     // Every dialect answers 400 to what is not an address, with an RDAP error body.
     for r in Registry::ALL {
         for bad in ["1.2.3", "300.1.1.1", "01.2.3.4", "1.2.3.4/24", "x"] {
