@@ -343,20 +343,23 @@ impl SimConfig {
 
     /// Check relations between values; the error names the flag.
     pub fn validate(&self) -> Result<(), String> {
-        if ![301, 302, 303, 307, 308].contains(&self.redirect_status) {
-            return Err(format!(
-                "--redirect-status {} is not a redirect (expected 301, 302, 303, 307 or 308)",
-                self.redirect_status
-            ));
-        }
-        if !(200..=599).contains(&self.lacnic_limit_status) {
-            return Err(format!(
-                "--lacnic-limit-status {} is not an HTTP status (200..599)",
-                self.lacnic_limit_status
-            ));
-        }
-        Ok(())
+        validate_statuses(self.redirect_status, self.lacnic_limit_status)
     }
+}
+
+/// The redirect status must be a redirect, LACNIC's limit status an HTTP status.
+pub fn validate_statuses(redirect_status: u16, lacnic_limit_status: u16) -> Result<(), String> {
+    if ![301, 302, 303, 307, 308].contains(&redirect_status) {
+        return Err(format!(
+            "--redirect-status {redirect_status} is not a redirect (expected 301, 302, 303, 307 or 308)"
+        ));
+    }
+    if !(200..=599).contains(&lacnic_limit_status) {
+        return Err(format!(
+            "--lacnic-limit-status {lacnic_limit_status} is not an HTTP status (200..599)"
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use rdapfleet_ranges::{Range, parse_cidr, parse_ipv4};
 use rdapfleet_sim::config::{
     FaultConfig, FractionSpec, Outage, OutageMode, RateSpec, SimConfig, fold_fractions,
-    parse_duration,
+    parse_duration, validate_statuses,
 };
 use rdapfleet_sim::{DataSource, World};
 use tokio_util::sync::CancellationToken;
@@ -301,16 +301,9 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
 }
 
 fn serve(args: ServeArgs) -> Result<(), Failure> {
-    let mut config_errors = Vec::new();
-    if ![301, 302, 303, 307, 308].contains(&args.redirect_status) {
-        config_errors.push(format!(
-            "--redirect-status {} is not a redirect (expected 301, 302, 303, 307 or 308)",
-            args.redirect_status
-        ));
-    }
-    if let Some(e) = config_errors.into_iter().next() {
-        return Err(input(anyhow::anyhow!(e)));
-    }
+    // Refuse bad values before the world is built.
+    validate_statuses(args.redirect_status, args.lacnic_limit_status)
+        .map_err(|e| input(anyhow::anyhow!(e)))?;
     let world = Arc::new(args.world.load().map_err(from_lib)?);
     tracing::info!(
         networks = world.len(),
