@@ -16,7 +16,7 @@ use tonic::transport::Channel;
 
 const FLAGS: [&str; 10] = [
     "--lease-ttl",
-    "2s",
+    "3s",
     "--heartbeat-interval",
     "500ms",
     "--reaper-interval",
