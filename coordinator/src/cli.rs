@@ -127,7 +127,7 @@ pub struct StatusArgs {
     #[arg(long, env = "RDAPFLEET_DB", value_name = "FILE")]
     pub db: PathBuf,
     /// Print one JSON document on stdout instead of the human-readable report.
-    #[arg(long)]
+    #[arg(long, env = "RDAPFLEET_STATUS_JSON")]
     pub json: bool,
 }
 
