@@ -97,6 +97,10 @@ pub struct ServeArgs {
     /// How often to look for batches added by `add-range` (also whenever the queue runs dry).
     #[arg(long, env = "RDAPFLEET_POLL_INTERVAL", default_value = "5s", value_parser = parse_duration, value_name = "DURATION")]
     pub poll_interval: Duration,
+    /// The Redis master that carries the coverage log to the workers' replicas, e.g.
+    /// `redis://:PASSWORD@127.0.0.1:6379` (without it networks are not replicated).
+    #[arg(long, env = "RDAPFLEET_REDIS", value_name = "URL")]
+    pub redis: Option<String>,
 }
 
 impl ServeArgs {
@@ -116,6 +120,7 @@ impl ServeArgs {
         };
         c.reaper_interval = self.reaper_interval;
         c.poll_interval = self.poll_interval;
+        c.redis = self.redis.clone().filter(|u| !u.is_empty() && u != "none");
         c
     }
 }

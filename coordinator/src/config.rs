@@ -67,6 +67,9 @@ pub struct Config {
     pub telemetry_interval: Duration,
     /// The most outcomes one `ReportOutcomes` call may carry.
     pub max_outcomes_per_report: u32,
+    /// The Redis master to publish coverage to (`None`: no replication; the pre-filter and the
+    /// workers' own inserts still work).
+    pub redis: Option<String>,
 }
 
 impl Config {
@@ -86,6 +89,7 @@ impl Config {
             poll_interval: Duration::from_secs(5),
             telemetry_interval: Duration::from_secs(60),
             max_outcomes_per_report: 500,
+            redis: None,
         }
     }
 

@@ -20,6 +20,8 @@
 //! - [`db`]: opening/checking the file, the coordinator's tables, row types, loading state.
 //! - [`status`]: the `status` report, read straight from the file.
 //! - [`add_range`]: the `add-range` command (more seeds while running).
+//! - [`publish`]: appends every new network to the Redis coverage stream workers tail.
+//! - [`report`]: export, coverage, lookup, telemetry views and the coverage map (read-only).
 //! - [`clock`]: Unix milliseconds that follow tokio's (pausable) clock.
 //! - [`error`]: [`Error`], [`Result`] and [`to_status`], the one mapping to gRPC codes.
 
@@ -32,7 +34,9 @@ pub mod error;
 pub mod leases;
 pub mod outcomes;
 pub mod prefilter;
+pub mod publish;
 pub mod reaper;
+pub mod report;
 pub mod server;
 pub mod service;
 pub mod status;

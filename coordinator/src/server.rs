@@ -92,6 +92,12 @@ impl Server {
             Duration::from_secs(1),
             stop.clone(),
         ));
+        if let Some(url) = &self.config.redis {
+            tasks.spawn(crate::publish::run(
+                crate::publish::PublishConfig::new(url.clone(), self.config.db.clone()),
+                stop.clone(),
+            ));
+        }
         tasks.close();
         let incoming = TcpListenerStream::new(listener).map(|conn| {
             conn.and_then(|s| {

@@ -69,6 +69,8 @@ pub struct ClientConfig {
     pub breaker: BreakerConfig,
     /// User-Agent header.
     pub user_agent: String,
+    /// Local address to send queries from (registries limit per source address).
+    pub local_address: Option<std::net::IpAddr>,
 }
 
 impl Default for ClientConfig {
@@ -86,6 +88,7 @@ impl Default for ClientConfig {
             jitter_seed: None,
             breaker: BreakerConfig::default(),
             user_agent: USER_AGENT.to_string(),
+            local_address: None,
         }
     }
 }
@@ -207,6 +210,9 @@ impl RdapClient {
             .tcp_nodelay(true);
         if let Some(t) = config.connect_timeout {
             b = b.connect_timeout(t);
+        }
+        if let Some(a) = config.local_address {
+            b = b.local_address(a);
         }
         let http = b.build().map_err(Error::Client)?;
         let targets = Registry::ALL

@@ -32,6 +32,8 @@ pub struct Cli {
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Crawl: lease batches from the coordinator, skip what is known, look up the rest, report.
+    Run(Box<RunArgs>),
     /// One polite RDAP lookup of an address; the normalized network as JSON on stdout.
     Lookup(LookupArgs),
     /// Parse a saved RDAP response; the normalized network as JSON on stdout.
@@ -47,6 +49,19 @@ pub struct LookupArgs {
     #[arg(value_parser = parse_ip)]
     pub ip: IpAddr,
 
+    /// Print the whole outcome as one JSON object (found / not_found / failed, with the raw
+    /// RDAP JSON, the final URL and the redirect count) instead of the bare network.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Bootstrap, rates and HTTP limits.
+    #[command(flatten)]
+    pub http: HttpArgs,
+}
+
+/// The RDAP client's flags, shared by `lookup` and `run`.
+#[derive(Debug, Args)]
+pub struct HttpArgs {
     /// RFC 9224 bootstrap file or http(s) URL (default: IANA's ipv4.json shipped in the binary).
     #[arg(long, env = "RDAPFLEET_BOOTSTRAP")]
     pub bootstrap: Option<String>,
@@ -56,11 +71,6 @@ pub struct LookupArgs {
     /// safe defaults: arin, ripencc, apnic 1/s; lacnic 9/min,900/h; afrinic 3/min,4000/d.
     #[arg(long = "rate", value_name = "REGISTRY=N/UNIT", env = "RDAPFLEET_RATE", value_delimiter = ' ', value_parser = parse_rate)]
     pub rates: Vec<RateSpec>,
-
-    /// Print the whole outcome as one JSON object (found / not_found / failed, with the raw
-    /// RDAP JSON, the final URL and the redirect count) instead of the bare network.
-    #[arg(long)]
-    pub json: bool,
 
     /// Total time allowed for one HTTP request, body included.
     #[arg(long, env = "RDAPFLEET_HTTP_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
@@ -74,13 +84,92 @@ pub struct LookupArgs {
     #[arg(long, env = "RDAPFLEET_MAX_BODY_BYTES", default_value_t = 1 << 20)]
     pub max_body_bytes: usize,
 
-    /// Attempts over retryable failures (429, 5xx, timeouts).
+    /// Attempts over retryable failures (429, 5xx, timeouts) within one lookup.
     #[arg(long, env = "RDAPFLEET_MAX_ATTEMPTS", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=20))]
     pub max_attempts: u32,
 
-    /// Longest registry pause (Retry-After, backoff) to wait for before giving up.
+    /// Longest registry pause (Retry-After, backoff) a lookup waits for before failing as
+    /// retryable.
     #[arg(long, env = "RDAPFLEET_MAX_WAIT", default_value = "2m", value_parser = parse_duration)]
     pub max_wait: Duration,
+
+    /// Local address to send RDAP queries from (registries limit per source address).
+    #[arg(long, env = "RDAPFLEET_BIND_ADDRESS")]
+    pub bind_address: Option<IpAddr>,
+}
+
+/// Flags of `run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The coordinator's gRPC address, `http://HOST:50051` (or `https://` with TLS).
+    #[arg(long, env = "RDAPFLEET_COORDINATOR")]
+    pub coordinator: String,
+
+    /// The local Redis read replica carrying the coverage log, e.g.
+    /// `redis://:PASSWORD@127.0.0.1:6379`; `none` crawls without replication.
+    #[arg(
+        long,
+        env = "RDAPFLEET_REDIS",
+        default_value = "redis://127.0.0.1:6379"
+    )]
+    pub redis: String,
+
+    /// File holding the shared bearer token (no token: the coordinator must run `--insecure`).
+    #[arg(long, env = "RDAPFLEET_TOKEN_FILE")]
+    pub token_file: Option<PathBuf>,
+
+    /// PEM file of the CA that signed the coordinator's certificate (https only).
+    #[arg(long, env = "RDAPFLEET_TLS_CA")]
+    pub tls_ca: Option<PathBuf>,
+
+    /// Batches walked at once (each walk is sequential; enough of them keep every registry's
+    /// budget busy). Capped by the coordinator's per-worker limit.
+    #[arg(long, env = "RDAPFLEET_BATCHES", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub batches: u32,
+
+    /// This worker's identity (default: host name and process id).
+    #[arg(long, env = "RDAPFLEET_WORKER_ID")]
+    pub worker_id: Option<String>,
+
+    /// Override the coordinator's skip policy: `covered` or `leaf`.
+    #[arg(long, env = "RDAPFLEET_SKIP_POLICY", value_parser = ["covered", "leaf"])]
+    pub skip_policy: Option<String>,
+
+    /// Poll the EC2 instance metadata for a spot interruption notice and drain when it comes.
+    #[arg(long, env = "RDAPFLEET_SPOT_INTERRUPTION", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub spot_interruption: bool,
+
+    /// Base URL of the instance metadata service (tests point it at loopback).
+    #[arg(
+        long,
+        env = "RDAPFLEET_IMDS_URL",
+        default_value = "http://169.254.169.254"
+    )]
+    pub imds_url: String,
+
+    /// How often to poll for a spot interruption notice.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    pub spot_poll: Duration,
+
+    /// Longest wait at start-up for the coverage log replay before walking anyway.
+    #[arg(long, env = "RDAPFLEET_REPLAY_WAIT", default_value = "60s", value_parser = parse_duration)]
+    pub replay_wait: Duration,
+
+    /// Longest time a settled IP waits before its outcome is sent.
+    #[arg(long, env = "RDAPFLEET_FLUSH_AFTER", default_value = "1s", value_parser = parse_duration)]
+    pub flush_after: Duration,
+
+    /// Telemetry interval (default: the coordinator's setting, normally a minute).
+    #[arg(long, env = "RDAPFLEET_TELEMETRY_INTERVAL", value_parser = parse_duration)]
+    pub telemetry_interval: Option<Duration>,
+
+    /// Serve Prometheus metrics on this address (e.g. 127.0.0.1:9465).
+    #[arg(long, env = "RDAPFLEET_METRICS_LISTEN")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
+
+    /// Bootstrap, rates and HTTP limits.
+    #[command(flatten)]
+    pub http: HttpArgs,
 }
 
 /// Flags of `parse`.

@@ -94,10 +94,15 @@ impl Coverage {
 
     /// Record networks from the coverage log; returns how many were new.
     pub fn insert_log(&self, records: &[CoverageRecord]) -> usize {
-        let items = records
-            .iter()
-            .filter(|r| self.admits(r.leaf))
-            .map(|r| (Range { start: r.start, end: r.end }, ()));
+        let items = records.iter().filter(|r| self.admits(r.leaf)).map(|r| {
+            (
+                Range {
+                    start: r.start,
+                    end: r.end,
+                },
+                (),
+            )
+        });
         let mut index = self.write();
         let new = index.extend_bulk(items);
         drop(index);
@@ -290,9 +295,11 @@ async fn tail_once(
         .count(config.count)
         .block(config.block.as_millis() as usize);
     loop {
+        let keys = [config.stream.as_str()];
+        let ids = [last_id.clone()];
         let reply: Option<StreamReadReply> = tokio::select! {
             _ = shutdown.cancelled() => return Ok(()),
-            r = conn.xread_options(&[&config.stream], &[last_id.as_str()], &opts) => r?,
+            r = conn.xread_options(&keys, &ids, &opts) => r?,
         };
         let Some(reply) = reply else { continue };
         let mut records = Vec::new();
@@ -361,8 +368,14 @@ mod tests {
     fn policies_decide_what_is_indexed() {
         let covered = Coverage::new(SkipPolicy::Covered);
         let leaf = Coverage::new(SkipPolicy::Leaf);
-        let alloc = Range { start: 100, end: 199 };
-        let assign = Range { start: 120, end: 129 };
+        let alloc = Range {
+            start: 100,
+            end: 199,
+        };
+        let assign = Range {
+            start: 120,
+            end: 129,
+        };
         for c in [&covered, &leaf] {
             c.insert_own(alloc, false);
             c.insert_own(assign, true);
@@ -370,10 +383,21 @@ mod tests {
         assert_eq!(covered.covering(110), Some(alloc));
         assert_eq!(leaf.covering(110), None);
         assert_eq!(leaf.covering(125), Some(assign));
-        assert_eq!(covered.covering_sorted(&[99, 110, 125]), vec![None, Some(alloc), Some(assign)]);
+        assert_eq!(
+            covered.covering_sorted(&[99, 110, 125]),
+            vec![None, Some(alloc), Some(assign)]
+        );
         let n = covered.insert_log(&[
-            CoverageRecord { start: 100, end: 199, leaf: false },
-            CoverageRecord { start: 300, end: 310, leaf: true },
+            CoverageRecord {
+                start: 100,
+                end: 199,
+                leaf: false,
+            },
+            CoverageRecord {
+                start: 300,
+                end: 310,
+                leaf: true,
+            },
         ]);
         assert_eq!(n, 1, "the allocation was already known");
         assert_eq!(covered.counts(), (1, 2));
@@ -384,7 +408,10 @@ mod tests {
         assert!(id_less("9-0", "10-0"));
         assert!(id_less("10-1", "10-2"));
         assert!(!id_less("10-2", "10-2"));
-        assert_eq!(redacted("redis://:s3cret@127.0.0.1:6379"), "redis://***@127.0.0.1:6379");
+        assert_eq!(
+            redacted("redis://:s3cret@127.0.0.1:6379"),
+            "redis://***@127.0.0.1:6379"
+        );
         assert_eq!(redacted("redis://127.0.0.1:6379"), "redis://127.0.0.1:6379");
     }
 }

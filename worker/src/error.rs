@@ -17,16 +17,31 @@ pub enum Error {
     /// Something else went wrong (I/O on stdout, a download that failed, ...).
     #[error("{0}")]
     Unexpected(String),
+    /// A setting that cannot work (a malformed coordinator URL, a token that cannot be sent).
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    /// The coordinator refused a call for good (retrying cannot change its answer).
+    #[error("coordinator refused {call}: {}", .status.message())]
+    Rpc {
+        /// The RPC.
+        call: &'static str,
+        /// Its status.
+        status: tonic::Status,
+    },
+    /// Shutdown was requested while waiting.
+    #[error("shutting down")]
+    ShuttingDown,
 }
 
 impl Error {
     /// Process exit code: 1 for input/usage errors, 2 for unexpected failures.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Input(_) => 1,
+            Error::Input(_) | Error::Config(_) => 1,
             Error::Rdap(rdapfleet_rdap::Error::Client(_)) => 2,
             Error::Rdap(_) => 1,
-            Error::LookupFailed(_) | Error::Unexpected(_) => 2,
+            Error::LookupFailed(_) | Error::Unexpected(_) | Error::Rpc { .. } => 2,
+            Error::ShuttingDown => 0,
         }
     }
 

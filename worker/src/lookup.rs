@@ -4,7 +4,7 @@ use std::io::Write;
 
 use rdapfleet_rdap::{Bootstrap, ClientConfig, LookupOutcome, Rates, RdapClient};
 
-use crate::cli::LookupArgs;
+use crate::cli::{HttpArgs, LookupArgs};
 use crate::error::{Error, Result};
 
 /// What a command leaves for `main` to say on stderr.
@@ -23,7 +23,7 @@ pub async fn load_bootstrap(source: Option<&str>) -> Result<Bootstrap> {
 }
 
 /// The client configuration from the flags.
-pub fn client_config(args: &LookupArgs) -> ClientConfig {
+pub fn client_config(args: &HttpArgs) -> ClientConfig {
     let mut rates = Rates::defaults();
     for r in &args.rates {
         rates.set(r.clone());
@@ -35,20 +35,21 @@ pub fn client_config(args: &LookupArgs) -> ClientConfig {
         max_body_bytes: args.max_body_bytes,
         max_attempts: args.max_attempts,
         max_wait: args.max_wait,
+        local_address: args.bind_address,
         ..ClientConfig::default()
     }
 }
 
 /// Run one lookup and print its result to `out`.
 pub async fn run(args: &LookupArgs, out: &mut dyn Write) -> Result<Done> {
-    let bootstrap = load_bootstrap(args.bootstrap.as_deref()).await?;
+    let bootstrap = load_bootstrap(args.http.bootstrap.as_deref()).await?;
     if bootstrap.base_url_for(args.ip).is_none() {
         return Err(Error::Input(format!(
             "no RDAP service for {} in the bootstrap file (special-purpose or unallocated space?)",
             args.ip
         )));
     }
-    let client = RdapClient::new(bootstrap, client_config(args))?;
+    let client = RdapClient::new(bootstrap, client_config(&args.http))?;
     let outcome = client.lookup(args.ip).await;
     let write = |out: &mut dyn Write, text: String| -> Result<()> {
         writeln!(out, "{text}").map_err(|e| Error::Unexpected(format!("writing stdout: {e}")))

@@ -23,7 +23,8 @@ fn main() -> ExitCode {
         }
     };
     rdapfleet_worker::logging::init(cli.log_format);
-    let runtime = match tokio::runtime::Builder::new_current_thread()
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
         .enable_all()
         .build()
     {

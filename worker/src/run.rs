@@ -93,7 +93,9 @@ pub async fn run(config: RunConfig, shutdown: CancellationToken) -> Result<RunSu
             SkipPolicy::Covered
         }),
     };
-    let batches = config.batches.clamp(1, settings.max_batches_per_worker.max(1));
+    let batches = config
+        .batches
+        .clamp(1, settings.max_batches_per_worker.max(1));
     info!(worker = %session.worker_id(), crawl = %hello.crawl_id, policy = policy.as_str(), batches,
         lease_ttl_ms = settings.lease_ttl_ms, "hello: crawl settings received");
 
@@ -107,7 +109,12 @@ pub async fn run(config: RunConfig, shutdown: CancellationToken) -> Result<RunSu
         } else {
             settings.coverage_stream.clone()
         };
-        tokio::spawn(coverage::tail(coverage.clone(), TailConfig::new(url, stream), tail_state_tx, tail_stop.clone()))
+        tokio::spawn(coverage::tail(
+            coverage.clone(),
+            TailConfig::new(url, stream),
+            tail_state_tx,
+            tail_stop.clone(),
+        ))
     });
     if tail_task.is_some() {
         let waited = tokio::time::timeout(
@@ -116,8 +123,11 @@ pub async fn run(config: RunConfig, shutdown: CancellationToken) -> Result<RunSu
         )
         .await;
         if waited.is_err() {
-            warn!(wait_ms = config.replay_wait.as_millis() as u64, known = coverage.len(),
-                "coverage log not replayed yet; walking with what is known");
+            warn!(
+                wait_ms = config.replay_wait.as_millis() as u64,
+                known = coverage.len(),
+                "coverage log not replayed yet; walking with what is known"
+            );
         }
     }
 
@@ -153,7 +163,10 @@ pub async fn run(config: RunConfig, shutdown: CancellationToken) -> Result<RunSu
                         let mut map = lock(&held);
                         for st in resp.leases.iter().filter(|s| !s.live) {
                             if let Some(h) = map.get_mut(&st.lease_id) {
-                                warn!(lease_id = st.lease_id, "lease no longer live; stopping its walk");
+                                warn!(
+                                    lease_id = st.lease_id,
+                                    "lease no longer live; stopping its walk"
+                                );
                                 h.lost = true;
                                 h.cancel.cancel();
                             }
@@ -168,10 +181,18 @@ pub async fn run(config: RunConfig, shutdown: CancellationToken) -> Result<RunSu
     // Telemetry.
     let tele_every = config
         .telemetry_interval
-        .unwrap_or(Duration::from_millis(u64::from(settings.telemetry_interval_ms.max(1000))));
+        .unwrap_or(Duration::from_millis(u64::from(
+            settings.telemetry_interval_ms.max(1000),
+        )));
     let tele = {
-        let (session, stats, held, stop, coverage, rdap) =
-            (session.clone(), stats.clone(), held.clone(), stop.clone(), coverage.clone(), ctx.rdap.clone());
+        let (session, stats, held, stop, coverage, rdap) = (
+            session.clone(),
+            stats.clone(),
+            held.clone(),
+            stop.clone(),
+            coverage.clone(),
+            ctx.rdap.clone(),
+        );
         tokio::spawn(async move {
             loop {
                 tokio::select! { _ = stop.cancelled() => return, _ = tokio::time::sleep(tele_every) => {} }
@@ -206,17 +227,26 @@ pub async fn run(config: RunConfig, shutdown: CancellationToken) -> Result<RunSu
             } else {
                 Duration::from_millis(u64::from(resp.retry_after_ms.clamp(100, 30_000)))
             };
-            debug!(complete = resp.crawl_complete, wait_ms = wait.as_millis() as u64, "no batch to lease");
+            debug!(
+                complete = resp.crawl_complete,
+                wait_ms = wait.as_millis() as u64,
+                "no batch to lease"
+            );
             tokio::select! { _ = stop.cancelled() => break, _ = freed.notified() => {}, _ = tokio::time::sleep(wait) => {} }
             continue;
         }
         for lease in resp.leases {
-            spawn_walk(&tracker, &ctx, lease, &held, &freed, &summary, &to_return, &stop);
+            spawn_walk(
+                &tracker, &ctx, lease, &held, &freed, &summary, &to_return, &stop,
+            );
         }
     }
 
     // Wind down: stop the walks (they flush), return what is unfinished, final telemetry.
-    info!(held = lock(&held).len(), "draining: no more leases; stopping walks");
+    info!(
+        held = lock(&held).len(),
+        "draining: no more leases; stopping walks"
+    );
     for h in lock(&held).values() {
         h.cancel.cancel();
     }
@@ -228,7 +258,9 @@ pub async fn run(config: RunConfig, shutdown: CancellationToken) -> Result<RunSu
     if !ids.is_empty() {
         match session.return_leases(ids.clone()).await {
             Ok(n) => info!(returned = n, "leases returned"),
-            Err(e) => warn!(error = %e, leases = ids.len(), "could not return leases; they will expire and be re-leased"),
+            Err(e) => {
+                warn!(error = %e, leases = ids.len(), "could not return leases; they will expire and be re-leased")
+            }
         }
     }
     let sample = stats.take_sample(&ctx.rdap, 0, true);
@@ -241,7 +273,13 @@ pub async fn run(config: RunConfig, shutdown: CancellationToken) -> Result<RunSu
     }
     let mut s = summary.lock().unwrap_or_else(|p| p.into_inner()).clone();
     s.returned = ids.len() as u64;
-    info!(finished = s.finished, returned = s.returned, lost = s.lost, known = coverage.len(), "worker stopped");
+    info!(
+        finished = s.finished,
+        returned = s.returned,
+        lost = s.lost,
+        known = coverage.len(),
+        "worker stopped"
+    );
     Ok(s)
 }
 
@@ -257,8 +295,20 @@ fn spawn_walk(
     stop: &CancellationToken,
 ) {
     let cancel = stop.child_token();
-    lock(held).insert(lease.lease_id, Held { cancel: cancel.clone(), lost: false });
-    let (ctx, held, freed, summary, to_return) = (ctx.clone(), held.clone(), freed.clone(), summary.clone(), to_return.clone());
+    lock(held).insert(
+        lease.lease_id,
+        Held {
+            cancel: cancel.clone(),
+            lost: false,
+        },
+    );
+    let (ctx, held, freed, summary, to_return) = (
+        ctx.clone(),
+        held.clone(),
+        freed.clone(),
+        summary.clone(),
+        to_return.clone(),
+    );
     tracker.spawn(async move {
         let id = lease.lease_id;
         let end = walk(&ctx, &lease, &cancel).await;

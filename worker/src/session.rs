@@ -8,8 +8,8 @@ use std::time::Duration;
 use rand::Rng;
 use rdapfleet_proto::v1::coordinator_client::CoordinatorClient;
 use rdapfleet_proto::v1::{
-    CompleteBatchRequest, CompleteBatchResponse, HeartbeatRequest, HeartbeatResponse,
-    HelloRequest, HelloResponse, LeaseRequest, LeaseResponse, Outcome, ReportOutcomesRequest,
+    CompleteBatchRequest, CompleteBatchResponse, HeartbeatRequest, HeartbeatResponse, HelloRequest,
+    HelloResponse, LeaseRequest, LeaseResponse, Outcome, ReportOutcomesRequest,
     ReportOutcomesResponse, ReportTelemetryRequest, ReturnLeasesRequest, TelemetrySample,
 };
 use tokio_util::sync::CancellationToken;
@@ -68,7 +68,12 @@ pub struct Session {
 pub fn is_transient(status: &Status) -> bool {
     matches!(
         status.code(),
-        Code::Unavailable | Code::DeadlineExceeded | Code::Unknown | Code::ResourceExhausted | Code::Aborted | Code::Internal
+        Code::Unavailable
+            | Code::DeadlineExceeded
+            | Code::Unknown
+            | Code::ResourceExhausted
+            | Code::Aborted
+            | Code::Internal
     )
 }
 
@@ -92,17 +97,19 @@ impl Session {
                 .map_err(|e| Error::Config(format!("TLS settings: {e}")))?;
         }
         let token = match &config.token {
-            Some(t) => Some(
-                format!("Bearer {t}")
-                    .parse()
-                    .map_err(|_| Error::Config("the token has characters not allowed in metadata".into()))?,
-            ),
+            Some(t) => Some(format!("Bearer {t}").parse().map_err(|_| {
+                Error::Config("the token has characters not allowed in metadata".into())
+            })?),
             None => None,
         };
         let client = CoordinatorClient::with_interceptor(endpoint.connect_lazy(), Auth(token))
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
             .max_encoding_message_size(MAX_MESSAGE_BYTES);
-        Ok(Self { client, config, shutdown })
+        Ok(Self {
+            client,
+            config,
+            shutdown,
+        })
     }
 
     /// This worker's identity.
@@ -160,7 +167,10 @@ impl Session {
 
     /// Ask for up to `max` batches.
     pub async fn lease(&self, max: u32) -> Result<LeaseResponse> {
-        let req = LeaseRequest { worker_id: self.config.worker_id.clone(), max_batches: max };
+        let req = LeaseRequest {
+            worker_id: self.config.worker_id.clone(),
+            max_batches: max,
+        };
         self.retry("lease", |mut c| {
             let req = req.clone();
             async move { c.lease(req).await }
@@ -170,18 +180,32 @@ impl Session {
 
     /// Renew leases (one attempt: the caller heartbeats again on its next tick).
     pub async fn heartbeat(&self, lease_ids: Vec<u64>) -> Result<HeartbeatResponse> {
-        let req = HeartbeatRequest { worker_id: self.config.worker_id.clone(), lease_ids };
+        let req = HeartbeatRequest {
+            worker_id: self.config.worker_id.clone(),
+            lease_ids,
+        };
         self.client
             .clone()
             .heartbeat(req)
             .await
             .map(|r| r.into_inner())
-            .map_err(|status| Error::Rpc { call: "heartbeat", status })
+            .map_err(|status| Error::Rpc {
+                call: "heartbeat",
+                status,
+            })
     }
 
     /// Record outcomes for a lease (retried; safe because the coordinator is idempotent).
-    pub async fn report(&self, lease_id: u64, outcomes: Vec<Outcome>) -> Result<ReportOutcomesResponse> {
-        let req = ReportOutcomesRequest { worker_id: self.config.worker_id.clone(), lease_id, outcomes };
+    pub async fn report(
+        &self,
+        lease_id: u64,
+        outcomes: Vec<Outcome>,
+    ) -> Result<ReportOutcomesResponse> {
+        let req = ReportOutcomesRequest {
+            worker_id: self.config.worker_id.clone(),
+            lease_id,
+            outcomes,
+        };
         self.retry("report_outcomes", |mut c| {
             let req = req.clone();
             async move { c.report_outcomes(req).await }
@@ -191,7 +215,10 @@ impl Session {
 
     /// Finish a lease.
     pub async fn complete(&self, lease_id: u64) -> Result<CompleteBatchResponse> {
-        let req = CompleteBatchRequest { worker_id: self.config.worker_id.clone(), lease_id };
+        let req = CompleteBatchRequest {
+            worker_id: self.config.worker_id.clone(),
+            lease_id,
+        };
         self.retry("complete_batch", |mut c| {
             let req = req.clone();
             async move { c.complete_batch(req).await }
@@ -201,25 +228,37 @@ impl Session {
 
     /// Give leases back (one attempt with a short deadline: used on the way out).
     pub async fn return_leases(&self, lease_ids: Vec<u64>) -> Result<u32> {
-        let mut req = Request::new(ReturnLeasesRequest { worker_id: self.config.worker_id.clone(), lease_ids });
+        let mut req = Request::new(ReturnLeasesRequest {
+            worker_id: self.config.worker_id.clone(),
+            lease_ids,
+        });
         req.set_timeout(Duration::from_secs(10));
         self.client
             .clone()
             .return_leases(req)
             .await
             .map(|r| r.into_inner().returned)
-            .map_err(|status| Error::Rpc { call: "return_leases", status })
+            .map_err(|status| Error::Rpc {
+                call: "return_leases",
+                status,
+            })
     }
 
     /// Send one telemetry sample (one attempt: a lost sample is superseded by the next).
     pub async fn telemetry(&self, sample: TelemetrySample) -> Result<()> {
-        let mut req = Request::new(ReportTelemetryRequest { worker_id: self.config.worker_id.clone(), sample: Some(sample) });
+        let mut req = Request::new(ReportTelemetryRequest {
+            worker_id: self.config.worker_id.clone(),
+            sample: Some(sample),
+        });
         req.set_timeout(Duration::from_secs(10));
         self.client
             .clone()
             .report_telemetry(req)
             .await
             .map(|_| ())
-            .map_err(|status| Error::Rpc { call: "report_telemetry", status })
+            .map_err(|status| Error::Rpc {
+                call: "report_telemetry",
+                status,
+            })
     }
 }

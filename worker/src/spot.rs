@@ -13,7 +13,12 @@ pub const DEFAULT_IMDS_URL: &str = "http://169.254.169.254";
 /// Poll `{imds}/latest/meta-data/spot/instance-action` every `every` until a notice appears
 /// (then cancel `drain`) or `shutdown` is cancelled. A 404 means no notice. Errors are logged
 /// and polling goes on.
-pub async fn watch(imds: String, every: Duration, drain: CancellationToken, shutdown: CancellationToken) {
+pub async fn watch(
+    imds: String,
+    every: Duration,
+    drain: CancellationToken,
+    shutdown: CancellationToken,
+) {
     let client = match reqwest::Client::builder()
         .timeout(Duration::from_secs(2))
         .no_proxy()

@@ -82,7 +82,9 @@ impl Stats {
                 latency_p50_ms: quantile_ms(&lat, 0.5),
                 latency_p90_ms: quantile_ms(&lat, 0.9),
                 latency_p99_ms: quantile_ms(&lat, 0.99),
-                latency_max_ms: lat.last().map_or(0, |d| d.as_millis().min(u128::from(u32::MAX)) as u32),
+                latency_max_ms: lat
+                    .last()
+                    .map_or(0, |d| d.as_millis().min(u128::from(u32::MAX)) as u32),
             };
             previous.insert(target, now);
             if delta.requests > 0 || delta.found > 0 || delta.not_found > 0 || delta.failed > 0 {

@@ -58,7 +58,10 @@ fn skipped(ip: u32, r: Range) -> Outcome {
     Outcome {
         ip,
         at_ms: now_ms(),
-        kind: Some(outcome::Kind::Skipped(v1::Skipped { start: r.start, end: r.end })),
+        kind: Some(outcome::Kind::Skipped(v1::Skipped {
+            start: r.start,
+            end: r.end,
+        })),
     }
 }
 
@@ -66,7 +69,12 @@ fn skipped(ip: u32, r: Range) -> Outcome {
 /// does not contain the IP asked about is never recorded as its answer.
 fn settle(ctx: &WalkContext, ip: u32, lookup: LookupOutcome) -> Outcome {
     let kind = match lookup {
-        LookupOutcome::Found { network, raw, redirects, .. } => match network.v4_range() {
+        LookupOutcome::Found {
+            network,
+            raw,
+            redirects,
+            ..
+        } => match network.v4_range() {
             Some(r) if r.contains(ip) => {
                 ctx.coverage.insert_own(r, network.leaf);
                 match serde_json::to_vec(&network) {
@@ -96,13 +104,21 @@ fn settle(ctx: &WalkContext, ip: u32, lookup: LookupOutcome) -> Outcome {
         LookupOutcome::NotFound { registry, .. } => outcome::Kind::NotFound(v1::NotFound {
             registry: registry.map(|r| r.to_string()).unwrap_or_default(),
         }),
-        LookupOutcome::Failed { reason, retryable, registry } => outcome::Kind::Failed(v1::Failed {
+        LookupOutcome::Failed {
+            reason,
+            retryable,
+            registry,
+        } => outcome::Kind::Failed(v1::Failed {
             reason,
             retryable,
             registry: registry.map(|r| r.to_string()).unwrap_or_default(),
         }),
     };
-    Outcome { ip, at_ms: now_ms(), kind: Some(kind) }
+    Outcome {
+        ip,
+        at_ms: now_ms(),
+        kind: Some(kind),
+    }
 }
 
 /// Send buffered outcomes; `Ok(false)` when the lease is gone.
@@ -113,11 +129,20 @@ async fn flush(ctx: &WalkContext, lease_id: u64, buf: &mut Vec<Outcome>) -> Resu
     let n = buf.len();
     match ctx.session.report(lease_id, std::mem::take(buf)).await {
         Ok(ack) => {
-            debug!(lease_id, sent = n, accepted = ack.accepted, duplicates = ack.duplicates, "outcomes acknowledged");
+            debug!(
+                lease_id,
+                sent = n,
+                accepted = ack.accepted,
+                duplicates = ack.duplicates,
+                "outcomes acknowledged"
+            );
             Ok(true)
         }
         Err(Error::Rpc { status, .. })
-            if matches!(status.code(), Code::NotFound | Code::FailedPrecondition | Code::PermissionDenied) =>
+            if matches!(
+                status.code(),
+                Code::NotFound | Code::FailedPrecondition | Code::PermissionDenied
+            ) =>
         {
             warn!(lease_id, error = %status.message(), "lease lost; dropping the rest of the batch to its next holder");
             Ok(false)
@@ -135,7 +160,11 @@ pub async fn walk(ctx: &WalkContext, lease: &Lease, cancel: &CancellationToken) 
     let mut oldest: Option<Instant> = None;
     for (i, &ip) in ips.iter().enumerate() {
         if cancel.is_cancelled() {
-            return Ok(if flush(ctx, lease.lease_id, &mut buf).await? { WalkEnd::Interrupted } else { WalkEnd::LeaseLost });
+            return Ok(if flush(ctx, lease.lease_id, &mut buf).await? {
+                WalkEnd::Interrupted
+            } else {
+                WalkEnd::LeaseLost
+            });
         }
         let outcome = match known[i].or_else(|| ctx.coverage.covering(ip)) {
             Some(r) => {
@@ -161,5 +190,9 @@ pub async fn walk(ctx: &WalkContext, lease: &Lease, cancel: &CancellationToken) 
             }
         }
     }
-    Ok(if flush(ctx, lease.lease_id, &mut buf).await? { WalkEnd::Finished } else { WalkEnd::LeaseLost })
+    Ok(if flush(ctx, lease.lease_id, &mut buf).await? {
+        WalkEnd::Finished
+    } else {
+        WalkEnd::LeaseLost
+    })
 }
