@@ -82,3 +82,33 @@ fn batch_of_1000(bencher: Bencher) {
         hits
     });
 }
+
+/// Baseline from STACK.md: a sorted `Vec<(start, end)>` searched with `partition_point`
+/// (disjoint ranges only: it cannot answer "most specific" for nested networks), over the same
+/// number of segments as the index holds, probed with the same addresses.
+#[divan::bench]
+fn baseline_sorted_vec_lookups(bencher: Bencher) {
+    let index = world();
+    let mut segs: Vec<(u32, u32)> = Vec::new();
+    let mut ip = 1u32 << 30;
+    while ip < (1u32 << 30) + (62_500u32 << 14) {
+        if let Some((r, _)) = index.get(ip) {
+            segs.push((ip, r.end.min(ip + 511)));
+        }
+        ip += 512;
+    }
+    segs.dedup_by_key(|s| s.0);
+    let mut rng = StdRng::seed_from_u64(1);
+    let probes: Vec<u32> = (0..100_000).map(|_| rng.random()).collect();
+    bencher
+        .counter(divan::counter::ItemsCount::new(probes.len()))
+        .bench(|| {
+            probes
+                .iter()
+                .filter(|&&ip| {
+                    let i = segs.partition_point(|s| s.0 <= black_box(ip));
+                    i > 0 && segs[i - 1].1 >= ip
+                })
+                .count()
+        });
+}
