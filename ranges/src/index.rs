@@ -3,8 +3,8 @@
 //!
 //! RDAP networks nest (an allocation holds assignments), so the index keeps a *painted map*: the
 //! whole address space cut into contiguous segments, each labelled with the smallest range that
-//! covers it, or with nothing (ties go to the range inserted first). Two levels keep inserts
-//! cheap and lookups fast:
+//! covers it, or with nothing (ties go to the range inserted first; in a bulk load, to the one
+//! with the lower address). Two levels keep inserts cheap and lookups fast:
 //! - `base`: segment starts and owners as two sorted arrays (8 bytes a segment), plus a table
 //!   giving, for each /16, where its segments begin, so a lookup binary-searches a handful;
 //! - `delta`: a `BTreeMap` of segments painted by recent inserts.
@@ -144,7 +144,9 @@ pub struct RangeIndex<P> {
     base: Base,
     delta: BTreeMap<u32, Seg>,
     delta_inserts: usize,
-    /// `start << 32 | end` of every range folded into `base`, sorted.
+    /// `entries[..bulk_len]` came from a bulk load and are sorted by `start << 32 | end`.
+    bulk_len: usize,
+    /// `start << 32 | end` of the other ranges folded into `base`, sorted.
     base_keys: Vec<u64>,
     /// The same for ranges inserted since the last compaction.
     delta_keys: HashSet<u64>,
@@ -157,6 +159,7 @@ impl<P> Default for RangeIndex<P> {
             base: Base::default(),
             delta: BTreeMap::new(),
             delta_inserts: 0,
+            bulk_len: 0,
             base_keys: Vec::new(),
             delta_keys: HashSet::new(),
         }
@@ -200,7 +203,11 @@ impl<P> RangeIndex<P> {
     /// Whether exactly this range is in the index.
     pub fn contains_range(&self, range: Range) -> bool {
         let k = key(range);
-        self.delta_keys.contains(&k) || self.base_keys.binary_search(&k).is_ok()
+        self.delta_keys.contains(&k)
+            || self.base_keys.binary_search(&k).is_ok()
+            || self.entries[..self.bulk_len]
+                .binary_search_by_key(&k, |e| key(e.range))
+                .is_ok()
     }
 
     /// Insert a range; returns false (and changes nothing) when the same range is already in.
@@ -235,30 +242,13 @@ impl<P> RangeIndex<P> {
             .into_iter()
             .map(|(range, payload)| Entry { range, payload })
             .collect();
-        // Drop duplicates, keeping the first of each.
-        let mut keyed: Vec<(u64, u32)> = self
-            .entries
-            .iter()
-            .enumerate()
-            .map(|(i, e)| (key(e.range), i as u32))
-            .collect();
-        keyed.sort_unstable();
-        let mut dup = vec![false; self.entries.len()];
-        for w in keyed.windows(2) {
-            if w[0].0 == w[1].0 {
-                dup[w[1].1 as usize] = true;
-            }
-        }
-        let mut n = 0usize;
-        self.entries.retain(|_| {
-            n += 1;
-            !dup[n - 1]
-        });
-        drop(dup);
-        keyed.dedup_by_key(|k| k.0);
-        self.base_keys = keyed.into_iter().map(|(k, _)| k).collect();
-        self.base_keys.shrink_to_fit();
+        // In place, no side tables: sort by (start, end) (stable, so the first of duplicates
+        // stays first), drop duplicates. Entries end up in address order, which is the order
+        // ties go by in a bulk load.
+        self.entries.sort_by_key(|e| key(e.range));
+        self.entries.dedup_by_key(|e| key(e.range));
         self.entries.shrink_to_fit();
+        self.bulk_len = self.entries.len();
         assert!(
             self.entries.len() < NONE as usize,
             "fewer than 2^32 - 1 ranges"
@@ -464,37 +454,40 @@ impl<P> RangeIndex<P> {
 
     /// Paint every entry with one sweep over start and end points (for bulk loads).
     fn sweep(&self) -> Base {
-        let n = self.entries.len();
-        let mut order: Vec<u32> = (0..n as u32).collect();
-        order.sort_unstable_by_key(|&i| self.entries[i as usize].range.start);
-        let mut ends: Vec<u64> = self
+        // Entries are sorted by start (see `extend_bulk`); ends are kept as `end + 1` events,
+        // with the end of the address space folded away (nothing follows it).
+        let mut ends: Vec<u32> = self
             .entries
             .iter()
-            .map(|e| u64::from(e.range.end) + 1)
+            .filter(|e| e.range.end != u32::MAX)
+            .map(|e| e.range.end + 1)
             .collect();
         ends.sort_unstable();
         let mut heap: BinaryHeap<Reverse<(u64, u32)>> = BinaryHeap::new();
         let mut out = Base::default();
+        // At most one segment per start and per end, plus the first.
+        out.starts.reserve_exact(2 * self.entries.len() + 1);
+        out.owners.reserve_exact(2 * self.entries.len() + 1);
         out.push(0, NONE);
         let (mut j, mut k) = (0usize, 0usize);
         loop {
-            let next_start = order.get(j).map_or(u64::MAX, |&i| {
-                u64::from(self.entries[i as usize].range.start)
-            });
-            let next_end = ends.get(k).copied().unwrap_or(u64::MAX);
+            let next_start = self
+                .entries
+                .get(j)
+                .map_or(u64::MAX, |e| u64::from(e.range.start));
+            let next_end = ends.get(k).map_or(u64::MAX, |&e| u64::from(e));
             let x = next_start.min(next_end);
             if x > u64::from(u32::MAX) {
                 break;
             }
-            while let Some(&i) = order.get(j) {
-                let r = self.entries[i as usize].range;
-                if u64::from(r.start) != x {
+            while let Some(e) = self.entries.get(j) {
+                if u64::from(e.range.start) != x {
                     break;
                 }
-                heap.push(Reverse((r.size(), i)));
+                heap.push(Reverse((e.range.size(), j as u32)));
                 j += 1;
             }
-            while ends.get(k) == Some(&x) {
+            while ends.get(k).map(|&e| u64::from(e)) == Some(x) {
                 k += 1;
             }
             while let Some(&Reverse((_, i))) = heap.peek() {
@@ -585,6 +578,8 @@ mod tests {
                 input.push((r, n as u32));
             }
             let mut index: RangeIndex<u32> = input.into_iter().collect();
+            // A bulk load keeps ranges in address order: ties go by that order.
+            model.sort_by_key(|(r, _)| (r.start, r.end));
             prop_assert_eq!(index.len(), model.len());
             check(&index, &model, 0..560);
             for (n, &(s, l)) in then.iter().enumerate() {

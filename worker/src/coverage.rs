@@ -110,6 +110,27 @@ impl Coverage {
         new
     }
 
+    /// Load a replayed log (consumed, so its buffer is freed before the index is painted);
+    /// returns how many networks were new.
+    pub fn load_log(&self, records: Vec<CoverageRecord>) -> usize {
+        let policy = self.policy;
+        let items = records
+            .into_iter()
+            .filter(move |r| policy == SkipPolicy::Covered || r.leaf)
+            .map(|r| {
+                (
+                    Range {
+                        start: r.start,
+                        end: r.end,
+                    },
+                    (),
+                )
+            });
+        let new = self.write().extend_bulk(items);
+        self.from_log.fetch_add(new as u64, Ordering::Relaxed);
+        new
+    }
+
     /// For each address of an ascending batch, the known network that covers it.
     pub fn covering_sorted(&self, ips: &[u32]) -> Vec<Option<Range>> {
         let mut out = vec![None; ips.len()];
@@ -154,6 +175,9 @@ impl Coverage {
         self.index.write().unwrap_or_else(|p| p.into_inner())
     }
 }
+
+/// Stream entries per page while replaying (an entry packs up to a few thousand records).
+const REPLAY_PAGE: usize = 32;
 
 /// Where the tailer stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -260,14 +284,18 @@ async fn tail_once(
         *last_id = "0-0".to_string();
     }
 
-    // Replay: read in pages without blocking until caught up, loading in bulk.
+    // Replay: read small pages without blocking until caught up. Into an empty index the
+    // records are gathered (9 bytes on the wire, 12 here) and loaded in one bulk sweep; after a
+    // reconnection they are inserted page by page.
     state.send_replace(TailState::Replaying);
     let started = std::time::Instant::now();
+    let bulk = coverage.is_empty();
+    let mut gathered: Vec<CoverageRecord> = Vec::new();
     let mut replayed = 0usize;
     loop {
         let start = format!("({last_id}");
         let page: StreamRangeReply = conn
-            .xrange_count(&config.stream, start, "+", config.count)
+            .xrange_count(&config.stream, start, "+", REPLAY_PAGE)
             .await?;
         if page.ids.is_empty() {
             break;
@@ -277,10 +305,18 @@ async fn tail_once(
             records.extend(decode_entry(&entry.map, &entry.id));
             *last_id = entry.id.clone();
         }
-        replayed += coverage.insert_log(&records);
+        drop(page);
+        if bulk {
+            gathered.extend_from_slice(&records);
+        } else {
+            replayed += coverage.insert_log(&records);
+        }
         if shutdown.is_cancelled() {
             return Ok(());
         }
+    }
+    if bulk {
+        replayed += coverage.load_log(gathered);
     }
     info!(
         networks = replayed,
