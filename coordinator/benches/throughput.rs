@@ -197,6 +197,7 @@ async fn run_once(scenario: Scenario) -> Measured {
         Scenario::Ingest { .. } => seed(dir.path(), "11.0.0.0/14", 1000),
     };
     let mut config = Config::new(&db);
+    config.security.insecure = true;
     config.max_batches_per_worker = 8;
     let server = Server::open(config).await.expect("open");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

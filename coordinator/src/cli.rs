@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::config::{Config, SkipPolicy};
+use crate::auth::{Token, TokenSource};
+use crate::config::{Config, Security, SkipPolicy};
+use crate::tls::TlsFiles;
 
 /// rdapfleet coordinator: leases seed batches to workers over gRPC and keeps the crawl's
 /// outcomes, networks and telemetry in the seed SQLite file.
@@ -32,6 +34,8 @@ pub enum LogFormat {
 }
 
 /// Subcommands.
+// Parsed once at start-up: the size of the largest variant (`serve`'s flags) costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the crawl: lease batches to workers, ingest their outcomes.
@@ -101,6 +105,51 @@ pub struct ServeArgs {
     /// `redis://:PASSWORD@127.0.0.1:6379` (without it networks are not replicated).
     #[arg(long, env = "RDAPFLEET_REDIS", value_name = "URL")]
     pub redis: Option<String>,
+    /// File holding the fleet's shared bearer token (one line; one trailing newline is
+    /// ignored). Every gRPC call must carry it as `authorization: Bearer <token>`. Preferred
+    /// over --token: a file stays out of the process list and the environment.
+    #[arg(
+        long,
+        env = "RDAPFLEET_TOKEN_FILE",
+        value_name = "FILE",
+        conflicts_with = "token"
+    )]
+    pub token_file: Option<PathBuf>,
+    /// The shared bearer token itself (for tests and throwaway runs; prefer --token-file).
+    #[arg(long, env = "RDAPFLEET_TOKEN", value_name = "TOKEN", hide_env_values = true, value_parser = parse_token)]
+    pub token: Option<Token>,
+    /// Serve without a token: anyone who can connect may lease and report. Refused unless
+    /// --listen is a loopback address.
+    #[arg(long, env = "RDAPFLEET_INSECURE", action = clap::ArgAction::SetTrue, value_parser = clap::builder::BoolishValueParser::new())]
+    pub insecure: bool,
+    /// The server's TLS certificate chain (PEM); with --tls-key, gRPC is served over TLS.
+    #[arg(
+        long,
+        env = "RDAPFLEET_TLS_CERT",
+        value_name = "FILE",
+        requires = "tls_key"
+    )]
+    pub tls_cert: Option<PathBuf>,
+    /// The server's TLS private key (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(
+        long,
+        env = "RDAPFLEET_TLS_KEY",
+        value_name = "FILE",
+        requires = "tls_cert"
+    )]
+    pub tls_key: Option<PathBuf>,
+    /// CA certificate (PEM) that must have signed every client's certificate (mutual TLS);
+    /// clients without one are refused during the handshake. Needs --tls-cert.
+    #[arg(
+        long,
+        env = "RDAPFLEET_TLS_CLIENT_CA",
+        value_name = "FILE",
+        requires = "tls_cert"
+    )]
+    pub tls_client_ca: Option<PathBuf>,
+    /// Largest gRPC message accepted or sent, e.g. `16MiB`, `4MB` or `1048576` (bytes).
+    #[arg(long, env = "RDAPFLEET_MAX_MESSAGE_SIZE", default_value = "16MiB", value_parser = parse_size, value_name = "SIZE")]
+    pub max_message_size: usize,
 }
 
 impl ServeArgs {
@@ -121,6 +170,24 @@ impl ServeArgs {
         c.reaper_interval = self.reaper_interval;
         c.poll_interval = self.poll_interval;
         c.redis = self.redis.clone().filter(|u| !u.is_empty() && u != "none");
+        c.security = Security {
+            token: match (&self.token_file, &self.token) {
+                (Some(path), _) => Some(TokenSource::File(path.clone())),
+                (None, Some(token)) => Some(TokenSource::Value(token.clone())),
+                (None, None) => None,
+            },
+            insecure: self.insecure,
+            tls: match (&self.tls_cert, &self.tls_key) {
+                (Some(cert), Some(key)) => Some(TlsFiles {
+                    cert: cert.clone(),
+                    key: key.clone(),
+                    client_ca: self.tls_client_ca.clone(),
+                }),
+                _ => None,
+            },
+            listen: Some(self.listen),
+        };
+        c.max_message_bytes = self.max_message_size;
         c
     }
 }
@@ -155,6 +222,38 @@ pub struct AddRangeArgs {
     pub stride_prefix: u8,
 }
 
+/// Parse a token given on the command line (`--token`); its value never appears in errors.
+pub fn parse_token(s: &str) -> Result<Token, String> {
+    Token::new(s).map_err(|e| match e {
+        crate::Error::Config(m) => m,
+        other => other.to_string(),
+    })
+}
+
+/// Parse a size in bytes: a number with an optional unit, `KiB`/`MiB`/`GiB` (powers of 1024)
+/// or `KB`/`MB`/`GB` (powers of 1000); `16MiB`, `512 KiB`, `1048576`.
+pub fn parse_size(s: &str) -> Result<usize, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    let bad = || format!("invalid size {s:?} (examples: 16MiB, 512KiB, 4MB, 1048576)");
+    let n: u64 = digits.parse().map_err(|_| bad())?;
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kib" => 1 << 10,
+        "m" | "mib" => 1 << 20,
+        "g" | "gib" => 1 << 30,
+        "kb" => 1_000,
+        "mb" => 1_000_000,
+        "gb" => 1_000_000_000,
+        _ => return Err(bad()),
+    };
+    n.checked_mul(mult)
+        .and_then(|v| usize::try_from(v).ok())
+        .filter(|&v| v <= 1 << 30)
+        .ok_or_else(|| format!("size {s:?} is too large (at most 1GiB)"))
+}
+
 /// Parse a human duration such as `30s`, `5m`, `1h 30m` or `500ms`.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s)
@@ -174,6 +273,85 @@ mod tests {
     }
 
     #[test]
+    fn sizes_parse_with_units() {
+        assert_eq!(parse_size("16MiB").unwrap(), 16 << 20);
+        assert_eq!(parse_size("512 KiB").unwrap(), 512 << 10);
+        assert_eq!(parse_size("4MB").unwrap(), 4_000_000);
+        assert_eq!(parse_size("1048576").unwrap(), 1 << 20);
+        assert!(
+            parse_size("lots")
+                .unwrap_err()
+                .contains("invalid size \"lots\"")
+        );
+        assert!(
+            parse_size("16 parsecs")
+                .unwrap_err()
+                .contains("invalid size")
+        );
+        assert!(parse_size("99GiB").unwrap_err().contains("too large"));
+    }
+
+    #[test]
+    fn security_flags_map_to_config() {
+        let cli = Cli::try_parse_from([
+            "rdapfleet-coordinator",
+            "serve",
+            "--db",
+            "x.sqlite",
+            "--listen",
+            "0.0.0.0:50051",
+            "--token-file",
+            "/etc/rdapfleet/token",
+            "--tls-cert",
+            "c.pem",
+            "--tls-key",
+            "k.pem",
+            "--tls-client-ca",
+            "ca.pem",
+            "--max-message-size",
+            "4MiB",
+        ])
+        .unwrap();
+        let Command::Serve(args) = cli.command else {
+            panic!("serve expected")
+        };
+        let c = args.config();
+        assert!(matches!(&c.security.token, Some(TokenSource::File(p)) if p.ends_with("token")));
+        assert!(!c.security.insecure);
+        let tls = c.security.tls.clone().unwrap();
+        assert_eq!(
+            tls.client_ca.as_deref(),
+            Some(std::path::Path::new("ca.pem"))
+        );
+        assert_eq!(c.max_message_bytes, 4 << 20);
+        c.validate().unwrap();
+        let with_token = Cli::try_parse_from([
+            "rdapfleet-coordinator",
+            "serve",
+            "--db",
+            "x",
+            "--token",
+            "secret-secret-secret",
+        ])
+        .unwrap();
+        assert!(
+            !format!("{with_token:?}").contains("secret-secret"),
+            "the token leaks through Debug"
+        );
+        for bad in [
+            vec!["--tls-cert", "c.pem"],
+            vec!["--tls-key", "k.pem"],
+            vec!["--tls-client-ca", "ca.pem"],
+            vec!["--token", "a b"],
+            vec!["--token", "t0123456789abcdef", "--token-file", "f"],
+        ] {
+            let mut argv = vec!["rdapfleet-coordinator", "serve", "--db", "x"];
+            argv.extend(bad.iter().copied());
+            assert!(Cli::try_parse_from(&argv).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
     fn flags_map_to_config() {
         let cli = Cli::try_parse_from([
             "rdapfleet-coordinator",
@@ -186,6 +364,7 @@ mod tests {
             "500ms",
             "--skip-policy",
             "leaf",
+            "--insecure",
         ])
         .unwrap();
         let Command::Serve(args) = cli.command else {

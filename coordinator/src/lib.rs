@@ -10,7 +10,9 @@
 //! - [`cli`]: the binary's clap flags (environment variables, human durations).
 //! - [`server`]: [`Server::open`] / [`Server::serve`] / [`run`]: load, serve, shut down.
 //! - [`service`]: the tonic service; each RPC = one engine operation + a durable commit;
-//!   [`service::grpc_service`] is the seam for an authentication interceptor.
+//!   [`service::grpc_service`] puts the [`auth`] interceptor and the message-size limits in front.
+//! - [`auth`]: the shared bearer token (constant-time check, never logged), `--insecure` rules.
+//! - [`tls`]: rustls server configuration from PEM files, optional client CA (mTLS).
 //! - [`leases`]: the lease engine (state machine): leasing, heartbeats, outcomes, completion,
 //!   returns, and lease expiry ([`leases::Engine::reap`]).
 //! - [`outcomes`]: validation of reported outcomes.
@@ -26,6 +28,7 @@
 //! - [`error`]: [`Error`], [`Result`] and [`to_status`], the one mapping to gRPC codes.
 
 pub mod add_range;
+pub mod auth;
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -41,6 +44,7 @@ pub mod server;
 pub mod service;
 pub mod status;
 pub mod store;
+pub mod tls;
 
 pub use config::{Config, SkipPolicy};
 pub use error::{Error, Result, to_status};

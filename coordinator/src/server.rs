@@ -1,27 +1,42 @@
 //! Opening the crawl database, serving gRPC on a listener, and shutting down cleanly.
+//!
+//! Start-up checks, in order: the settings' relations (a token or `--insecure`, `--insecure`
+//! only on loopback), the token file, the TLS files, then the database. The server speaks TLS
+//! when given a certificate, checks the bearer token on every call, and bounds message sizes,
+//! header sizes and concurrent streams per connection.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::net::TcpListener;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, Semaphore};
 use tokio_stream::StreamExt;
 use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::auth::{Authenticator, check_insecure_listen};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::leases::Engine;
 use crate::service::{Shared, grpc_service};
 use crate::store::Store;
-use crate::{Error, Result, db, reaper};
+use crate::{Error, Result, db, reaper, tls};
+
+/// Most concurrent calls on one connection (a worker uses about one per leased batch plus a
+/// few; the default 16 batches fit many times over).
+pub const MAX_STREAMS_PER_CONNECTION: u32 = 256;
+
+/// Largest header block a caller may send (the bearer token and a few small fields).
+pub const MAX_HEADER_LIST_BYTES: u32 = 16 * 1024;
 
 /// A coordinator whose database is open and whose state is loaded, ready to serve.
 pub struct Server {
     shared: Arc<Shared>,
     config: Config,
     lock: db::ServeLock,
+    auth: Authenticator,
+    tls: Option<tonic::transport::ServerTlsConfig>,
 }
 
 impl Server {
@@ -29,6 +44,16 @@ impl Server {
     /// rebuild the lease engine from it.
     pub async fn open(config: Config) -> Result<Self> {
         config.validate()?;
+        let auth = match &config.security.token {
+            Some(source) => Authenticator::require(source.load()?),
+            None => Authenticator::allow_all(),
+        };
+        let tls = config
+            .security
+            .tls
+            .as_ref()
+            .map(tls::server_config)
+            .transpose()?;
         let started = std::time::Instant::now();
         db::check_exists(&config.db)?;
         let lock = db::lock_for_serving(&config.db)?;
@@ -56,9 +81,12 @@ impl Server {
                 poll: Notify::new(),
                 stop: CancellationToken::new(),
                 fatal: Mutex::new(None),
+                pending: Semaphore::new(config.max_pending_writes),
             }),
             config,
             lock,
+            auth,
+            tls,
         })
     }
 
@@ -71,6 +99,16 @@ impl Server {
     /// background tasks, let in-flight calls finish, and flush the store.
     pub async fn serve(self, listener: TcpListener, shutdown: CancellationToken) -> Result<()> {
         let addr = listener.local_addr()?;
+        if !self.auth.requires_token() {
+            check_insecure_listen(addr)?;
+        }
+        let mut builder = tonic::transport::Server::builder()
+            .max_concurrent_streams(Some(MAX_STREAMS_PER_CONNECTION))
+            .http2_max_header_list_size(Some(MAX_HEADER_LIST_BYTES));
+        let tls = self.tls.is_some();
+        if let Some(config) = self.tls {
+            builder = builder.tls_config(config)?;
+        }
         let shared = self.shared;
         let stop = shared.stop.clone();
         let forward = {
@@ -105,9 +143,22 @@ impl Server {
                 Ok(s)
             })
         });
-        tracing::info!(%addr, "listening");
-        let served = tonic::transport::Server::builder()
-            .add_service(grpc_service(shared.clone()))
+        let mtls = self
+            .config
+            .security
+            .tls
+            .as_ref()
+            .is_some_and(|t| t.client_ca.is_some());
+        let auth = if self.auth.requires_token() {
+            "bearer token"
+        } else {
+            tracing::warn!(%addr, "serving WITHOUT authentication (--insecure): anyone who can connect may lease and report");
+            "none (--insecure)"
+        };
+        tracing::info!(%addr, tls, mtls, auth, max_message_bytes = self.config.max_message_bytes, "listening");
+        let service = grpc_service(shared.clone(), self.auth, self.config.max_message_bytes);
+        let served = builder
+            .add_service(service)
             .serve_with_incoming_shutdown(incoming, stop.clone().cancelled_owned())
             .await;
         stop.cancel();

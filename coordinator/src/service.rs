@@ -12,15 +12,25 @@
 //! | `UNAVAILABLE` | the store stopped (shutdown, or a failed write: the server then stops too) |
 //! | `INTERNAL` | anything else (logged) |
 //!
+//! | `UNAUTHENTICATED` | no `authorization: Bearer <token>`, a malformed one, or the wrong token (checked by [`crate::auth`] before the body is decoded) |
+//! | `OUT_OF_RANGE` | a message larger than `--max-message-size` (refused by tonic while decoding) |
+//!
 //! A refused call changes nothing: requests are validated whole before anything is applied.
+//!
+//! Backpressure: an operation takes a permit of [`Shared::pending`] before it touches the
+//! engine and holds it until its writes are committed, so at most `max_pending_writes` write
+//! sets ever wait for the store; further calls wait (asynchronously) for a permit.
 
 use std::sync::{Arc, Mutex};
 
 use rdapfleet_proto::v1 as pb;
 use rdapfleet_proto::v1::coordinator_server::{Coordinator, CoordinatorServer};
-use tokio::sync::Notify;
+use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
+use tonic::service::interceptor::InterceptedService;
 use tonic::{Request, Response, Status};
+
+use crate::auth::Authenticator;
 
 use crate::clock::Clock;
 use crate::leases::Engine;
@@ -41,6 +51,8 @@ pub struct Shared {
     pub stop: CancellationToken,
     /// Why the store failed, if it did.
     pub fatal: Mutex<Option<String>>,
+    /// Permits for operations whose writes wait for the store (bounds the store's queue).
+    pub pending: Semaphore,
 }
 
 impl Shared {
@@ -50,6 +62,11 @@ impl Shared {
         &self,
         op: impl FnOnce(&mut Engine, i64) -> Result<(T, Vec<Write>)>,
     ) -> Result<T> {
+        let _permit = self
+            .pending
+            .acquire()
+            .await
+            .map_err(|_| Error::StoreUnavailable("the server is stopping".into()))?;
         let (value, ack) = {
             let mut engine = self
                 .engine
@@ -76,10 +93,20 @@ pub struct CoordinatorService {
     shared: Arc<Shared>,
 }
 
-/// The gRPC service for `shared`, ready to add to a router. Wrap it here (for example with an
-/// authentication interceptor) to change what every RPC goes through.
-pub fn grpc_service(shared: Arc<Shared>) -> CoordinatorServer<CoordinatorService> {
-    CoordinatorServer::new(CoordinatorService { shared })
+/// The service every RPC goes through: `auth` checks the caller's token before the request
+/// body is decoded, and messages larger than `max_message_bytes` are refused both ways.
+pub type GrpcService = InterceptedService<CoordinatorServer<CoordinatorService>, Authenticator>;
+
+/// The gRPC service for `shared`, ready to add to a router.
+pub fn grpc_service(
+    shared: Arc<Shared>,
+    auth: Authenticator,
+    max_message_bytes: usize,
+) -> GrpcService {
+    let server = CoordinatorServer::new(CoordinatorService { shared })
+        .max_decoding_message_size(max_message_bytes)
+        .max_encoding_message_size(max_message_bytes);
+    InterceptedService::new(server, auth)
 }
 
 fn status(e: Error) -> Status {

@@ -180,7 +180,7 @@ fn add_range_refuses_bad_input_and_files() {
 
 fn serve(db: &Path, extra: &[&str]) -> Command {
     let mut c = cmd();
-    c.args(["serve", "--listen", "127.0.0.1:0", "--db"])
+    c.args(["serve", "--insecure", "--listen", "127.0.0.1:0", "--db"])
         .arg(db)
         .args(extra);
     c
@@ -236,7 +236,9 @@ fn serve_refuses_bad_flags_and_files_with_one_line() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
     let mut c = cmd();
-    c.args(["serve", "--db"]).arg(&db).args(["--listen", &addr]);
+    c.args(["serve", "--insecure", "--db"])
+        .arg(&db)
+        .args(["--listen", &addr]);
     let out = c.output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);

@@ -10,10 +10,13 @@
 //!   [`binary_path`] finds workspace binaries next to the test executable.
 //! - [`redis`]: [`RedisServer`]: a throwaway `redis-server` (master or replica, optional password).
 //! - [`seed`]: [`seed_file`]: small real seed files for tests.
+//! - [`credentials`]: [`write_token_file`] ([`TEST_TOKEN`] in a file) and [`TestPki`] (CA,
+//!   server and client certificates for TLS and mutual TLS).
 //! - [`cluster`]: [`TestCluster`]: Redis master + replicas, the simulator, the coordinator and
 //!   N workers on loopback, with kill/restart helpers and the simulator's truth and counters.
 
 pub mod cluster;
+pub mod credentials;
 pub mod net;
 pub mod process;
 pub mod redis;
@@ -21,6 +24,7 @@ pub mod seed;
 pub mod wait;
 
 pub use cluster::{ClusterOptions, TEST_TOKEN, TestCluster, unlimited_rates};
+pub use credentials::{TestPki, bearer, write_token_file};
 pub use net::free_port;
 pub use process::{ChildProcess, binary_path};
 pub use redis::{RedisOptions, RedisServer};

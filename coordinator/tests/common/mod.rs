@@ -17,7 +17,8 @@ use tonic::transport::Channel;
 pub const BIN: &str = "rdapfleet-coordinator";
 
 /// Start `serve` on `listen` (use `127.0.0.1:0` for a free port) with extra flags; returns the
-/// child and the address it bound.
+/// child and the address it bound. Without a token flag in `extra` it runs `--insecure`
+/// (loopback only), so these tests' clients need no credentials.
 pub fn start(db: &Path, listen: &str, extra: &[&str]) -> (ChildProcess, SocketAddr) {
     let mut args: Vec<String> = vec![
         "serve".into(),
@@ -26,6 +27,9 @@ pub fn start(db: &Path, listen: &str, extra: &[&str]) -> (ChildProcess, SocketAd
         "--listen".into(),
         listen.into(),
     ];
+    if !extra.iter().any(|a| a.starts_with("--token")) {
+        args.push("--insecure".into());
+    }
     args.extend(extra.iter().map(|s| s.to_string()));
     let mut child = ChildProcess::start(BIN, &args);
     let addr = child.wait_for_listening(Duration::from_secs(30));
