@@ -44,6 +44,17 @@ pub enum Command {
     Status(StatusArgs),
     /// Queue more seed addresses (one per /N block of CIDR) while the crawl runs.
     AddRange(AddRangeArgs),
+    /// Workers' telemetry: cluster totals, per registry and per node, rates, progress, ETA,
+    /// nodes that stopped reporting (`--watch` for a live view).
+    Telemetry(TelemetryArgs),
+    /// Stream the crawl as JSON lines (one per seed IP, or per network), plain, gzip or zstd.
+    Export(ExportArgs),
+    /// Exact coverage of the networks found (union, per registry, per /8, largest holders),
+    /// and a Hilbert-curve map of the address space (`--png`).
+    Coverage(CoverageArgs),
+    /// Who holds these addresses, answered from the crawled networks alone (IPs as arguments,
+    /// or one per line on stdin).
+    Lookup(LookupArgs),
 }
 
 /// Skip policy as a flag value.
@@ -105,6 +116,9 @@ pub struct ServeArgs {
     /// `redis://:PASSWORD@127.0.0.1:6379` (without it networks are not replicated).
     #[arg(long, env = "RDAPFLEET_REDIS", value_name = "URL")]
     pub redis: Option<String>,
+    /// Serve Prometheus metrics on this address (`GET /metrics`), e.g. 127.0.0.1:9464.
+    #[arg(long, env = "RDAPFLEET_METRICS_LISTEN", value_name = "ADDR")]
+    pub metrics_listen: Option<SocketAddr>,
     /// File holding the fleet's shared bearer token (one line; one trailing newline is
     /// ignored). Every gRPC call must carry it as `authorization: Bearer <token>`. Preferred
     /// over --token: a file stays out of the process list and the environment.
@@ -258,6 +272,137 @@ pub fn parse_size(s: &str) -> Result<usize, String> {
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s)
         .map_err(|e| format!("invalid duration {s:?}: {e} (examples: 500ms, 30s, 5m, 1h)"))
+}
+
+/// Flags of `telemetry`.
+#[derive(Debug, Args)]
+pub struct TelemetryArgs {
+    /// The crawl database (seed SQLite file).
+    #[arg(long, env = "RDAPFLEET_DB", value_name = "FILE")]
+    pub db: PathBuf,
+    /// Print one JSON object on stdout instead of the text view (with --watch: one per refresh,
+    /// one per line).
+    #[arg(long, env = "RDAPFLEET_TELEMETRY_JSON")]
+    pub json: bool,
+    /// Add the per-node table to the text view.
+    #[arg(long, env = "RDAPFLEET_TELEMETRY_PER_NODE")]
+    pub per_node: bool,
+    /// Refresh until Ctrl-C (redrawn in place on a terminal).
+    #[arg(long, env = "RDAPFLEET_TELEMETRY_WATCH")]
+    pub watch: bool,
+    /// How often --watch refreshes.
+    #[arg(long, env = "RDAPFLEET_WATCH_INTERVAL", default_value = "2s", value_parser = parse_duration, value_name = "DURATION")]
+    pub interval: Duration,
+    /// Rates are computed over this much of the most recent reported time.
+    #[arg(long, env = "RDAPFLEET_TELEMETRY_WINDOW", default_value = "5m", value_parser = parse_duration, value_name = "DURATION")]
+    pub window: Duration,
+    /// A node that sent nothing (no sample, no heartbeat) for this long, without a final
+    /// sample, is flagged stale.
+    #[arg(long, env = "RDAPFLEET_STALE_AFTER", default_value = "3m", value_parser = parse_duration, value_name = "DURATION")]
+    pub stale_after: Duration,
+}
+
+/// Compression of `export`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CompressArg {
+    /// No compression.
+    None,
+    /// gzip (.gz).
+    Gzip,
+    /// zstd (.zst).
+    Zstd,
+}
+
+/// Line layout of `export`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LayoutArg {
+    /// rdapfleet's own lines (ip, outcome, network or error, worker, fetched_at).
+    Rdapfleet,
+    /// The 2016 crawler's lines (Host, IP, Timestamp, Whois{...}) for answered IPs.
+    Ipwhois,
+}
+
+/// Flags of `export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The crawl database (seed SQLite file).
+    #[arg(long, env = "RDAPFLEET_DB", value_name = "FILE")]
+    pub db: PathBuf,
+    /// Output file (written under a temporary name, renamed when complete), or `-` for stdout.
+    #[arg(
+        long,
+        env = "RDAPFLEET_EXPORT_OUT",
+        default_value = "-",
+        value_name = "FILE"
+    )]
+    pub out: PathBuf,
+    /// Compression; by default taken from the --out extension (.gz, .zst), else none.
+    #[arg(
+        long,
+        env = "RDAPFLEET_EXPORT_COMPRESS",
+        value_enum,
+        value_name = "KIND"
+    )]
+    pub compress: Option<CompressArg>,
+    /// One line per distinct network instead of one per seed IP.
+    #[arg(long, env = "RDAPFLEET_EXPORT_NETWORKS")]
+    pub networks: bool,
+    /// Line layout.
+    #[arg(long, env = "RDAPFLEET_EXPORT_LAYOUT", value_enum, default_value_t = LayoutArg::Rdapfleet)]
+    pub layout: LayoutArg,
+    /// No progress bar and no summary line.
+    #[arg(long, short, env = "RDAPFLEET_QUIET")]
+    pub quiet: bool,
+}
+
+/// Flags of `coverage`.
+#[derive(Debug, Args)]
+pub struct CoverageArgs {
+    /// The crawl database (seed SQLite file).
+    #[arg(long, env = "RDAPFLEET_DB", value_name = "FILE")]
+    pub db: PathBuf,
+    /// Print one JSON object on stdout instead of the text report.
+    #[arg(long, env = "RDAPFLEET_COVERAGE_JSON")]
+    pub json: bool,
+    /// Also draw the address space on a Hilbert curve, coloured by registry, into this PNG.
+    #[arg(long, env = "RDAPFLEET_COVERAGE_PNG", value_name = "FILE")]
+    pub png: Option<PathBuf>,
+    /// Map resolution: one pixel per /24 (4096 px wide) or per /20 (1024 px wide).
+    #[arg(long, env = "RDAPFLEET_COVERAGE_RESOLUTION", default_value_t = 24, value_parser = parse_resolution, value_name = "PREFIX")]
+    pub resolution: u8,
+    /// How many of the largest holders to list.
+    #[arg(
+        long,
+        env = "RDAPFLEET_COVERAGE_TOP",
+        default_value_t = 20,
+        value_name = "N"
+    )]
+    pub top: usize,
+}
+
+/// Flags of `lookup`.
+#[derive(Debug, Args)]
+pub struct LookupArgs {
+    /// The crawl database (seed SQLite file).
+    #[arg(long, env = "RDAPFLEET_DB", value_name = "FILE")]
+    pub db: PathBuf,
+    /// One JSON object per answer instead of tab-separated text.
+    #[arg(long, env = "RDAPFLEET_LOOKUP_JSON")]
+    pub json: bool,
+    /// Addresses to look up; none (or `-`) reads one per line from stdin.
+    #[arg(value_name = "IP")]
+    pub ips: Vec<String>,
+}
+
+/// Parse the map resolution: 24 or 20 (a leading `/` is accepted).
+pub fn parse_resolution(s: &str) -> Result<u8, String> {
+    match s.trim().trim_start_matches('/') {
+        "24" => Ok(24),
+        "20" => Ok(20),
+        _ => Err(format!(
+            "invalid resolution {s:?} (24: one pixel per /24, 20: one pixel per /20)"
+        )),
+    }
 }
 
 #[cfg(test)]

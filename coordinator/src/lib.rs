@@ -24,6 +24,7 @@
 //! - [`add_range`]: the `add-range` command (more seeds while running).
 //! - [`publish`]: appends every new network to the Redis coverage stream workers tail.
 //! - [`report`]: export, coverage, lookup, telemetry views and the coverage map (read-only).
+//! - [`metrics`]: Prometheus metrics (lease, outcome and store counters, batch gauges).
 //! - [`clock`]: Unix milliseconds that follow tokio's (pausable) clock.
 //! - [`error`]: [`Error`], [`Result`] and [`to_status`], the one mapping to gRPC codes.
 
@@ -35,6 +36,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod leases;
+pub mod metrics;
 pub mod outcomes;
 pub mod prefilter;
 pub mod publish;

@@ -14,7 +14,8 @@ use rusqlite::{Connection, params};
 use tokio::sync::oneshot;
 
 use crate::db::{
-    self, Access, BatchRow, Loaded, NetworkRow, OutcomeRow, RetryRow, TelemetryRow, WorkerRow,
+    self, Access, BatchRow, Loaded, NetworkRow, OutcomeKind, OutcomeRow, RetryRow, TelemetryRow,
+    WorkerRow,
 };
 use crate::{Error, Result};
 
@@ -222,10 +223,16 @@ fn commit_group(
     if acks.is_empty() {
         return;
     }
+    let mut tally = Tally::default();
+    let started = std::time::Instant::now();
     let result = match failed {
         Some(m) => Err(format!("an earlier write failed: {m}")),
-        None => apply(conn, writes).map_err(|e| e.to_string()),
+        None => apply(conn, writes, &mut tally).map_err(|e| e.to_string()),
     };
+    match &result {
+        Ok(()) => tally.record(started.elapsed()),
+        Err(_) => metrics::counter!(crate::metrics::STORE_FAILURES).increment(1),
+    }
     if let Err(m) = &result
         && failed.is_none()
     {
@@ -238,15 +245,52 @@ fn commit_group(
     }
 }
 
-fn apply(conn: &mut Connection, groups: &[Vec<Write>]) -> rusqlite::Result<()> {
+/// What one transaction changed, for the metrics (recorded once it committed).
+#[derive(Debug, Default)]
+struct Tally {
+    writes: u64,
+    /// New final outcomes by kind: found, skipped, not_found, failed.
+    outcomes: [u64; 4],
+    network_answers: u64,
+    networks_new: u64,
+    telemetry: u64,
+}
+
+impl Tally {
+    fn record(&self, took: std::time::Duration) {
+        use crate::metrics as m;
+        metrics::histogram!(m::COMMIT_SECONDS).record(took.as_secs_f64());
+        metrics::histogram!(m::COMMIT_WRITES).record(self.writes as f64);
+        for (i, kind) in ["found", "skipped", "not_found", "failed"]
+            .iter()
+            .enumerate()
+        {
+            if self.outcomes[i] > 0 {
+                metrics::counter!(m::OUTCOMES, "kind" => *kind).increment(self.outcomes[i]);
+            }
+        }
+        if self.network_answers > 0 {
+            metrics::counter!(m::NETWORK_ANSWERS).increment(self.network_answers);
+        }
+        if self.networks_new > 0 {
+            metrics::gauge!(m::NETWORKS_STORED).increment(self.networks_new as f64);
+        }
+        if self.telemetry > 0 {
+            metrics::counter!(m::TELEMETRY_SAMPLES).increment(self.telemetry);
+        }
+    }
+}
+
+fn apply(conn: &mut Connection, groups: &[Vec<Write>], tally: &mut Tally) -> rusqlite::Result<()> {
     let tx = conn.transaction()?;
     for w in groups.iter().flatten() {
-        apply_one(&tx, w)?;
+        apply_one(&tx, w, tally)?;
     }
     tx.commit()
 }
 
-fn apply_one(conn: &Connection, w: &Write) -> rusqlite::Result<()> {
+fn apply_one(conn: &Connection, w: &Write, tally: &mut Tally) -> rusqlite::Result<()> {
+    tally.writes += 1;
     match w {
         Write::Worker(r) => {
             conn.prepare_cached(
@@ -287,7 +331,7 @@ fn apply_one(conn: &Connection, w: &Write) -> rusqlite::Result<()> {
             ])?;
         }
         Write::Outcome(o) => {
-            conn.prepare_cached(
+            let inserted = conn.prepare_cached(
                 "INSERT INTO outcomes (ip, batch_id, kind, inferred, net_start, net_end, registry,
                      reason, redirects, attempts, worker_id, at_ms)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
@@ -307,6 +351,15 @@ fn apply_one(conn: &Connection, w: &Write) -> rusqlite::Result<()> {
                 o.worker_id.as_deref(),
                 o.at_ms
             ])?;
+            if inserted > 0 {
+                let i = match o.kind {
+                    OutcomeKind::Found => 0,
+                    OutcomeKind::Skipped => 1,
+                    OutcomeKind::NotFound => 2,
+                    OutcomeKind::Failed => 3,
+                };
+                tally.outcomes[i] += 1;
+            }
             if o.clear_retry {
                 conn.prepare_cached("DELETE FROM retries WHERE ip = ?1")?
                     .execute([o.ip])?;
@@ -334,19 +387,28 @@ fn apply_one(conn: &Connection, w: &Write) -> rusqlite::Result<()> {
                 "INSERT INTO networks (start_ip, end_ip, leaf, network_json, raw_json, answers,
                      worker_id, found_at_ms)
                  VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?7)
-                 ON CONFLICT(start_ip, end_ip) DO UPDATE SET answers = answers + 1",
+                 ON CONFLICT(start_ip, end_ip) DO UPDATE SET answers = answers + 1
+                 RETURNING answers",
             )?
-            .execute(params![
-                n.start,
-                n.end,
-                n.leaf,
-                n.network_json,
-                n.raw_json,
-                &*n.worker_id,
-                n.at_ms
-            ])?;
+            .query_row(
+                params![
+                    n.start,
+                    n.end,
+                    n.leaf,
+                    n.network_json,
+                    n.raw_json,
+                    &*n.worker_id,
+                    n.at_ms
+                ],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|answers| {
+                tally.network_answers += 1;
+                tally.networks_new += u64::from(answers == 1);
+            })?;
         }
         Write::Telemetry(t) => {
+            tally.telemetry += 1;
             conn.prepare_cached(
                 "INSERT INTO telemetry (worker_id, period_start_ms, period_end_ms, received_at_ms,
                      final, counters_json)
@@ -368,7 +430,7 @@ fn apply_one(conn: &Connection, w: &Write) -> rusqlite::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::db::{BatchStatus, OutcomeKind};
+    use crate::db::BatchStatus;
 
     fn outcome(ip: u32) -> Write {
         Write::Outcome(OutcomeRow {

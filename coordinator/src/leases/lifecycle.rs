@@ -216,6 +216,7 @@ impl Engine {
         batch.leases += 1;
         writes.push(Write::Batch(batch.row(id), now));
         tracing::debug!(worker = %worker, batch = id, lease = lease_id, ips = ips.len(), attempt, "lease granted");
+        metrics::counter!(crate::metrics::LEASES_GRANTED).increment(1);
         self.expiries.insert((expires, lease_id));
         if let Some(w) = self.workers.get_mut(worker) {
             w.held.insert(lease_id);
@@ -302,6 +303,7 @@ impl Engine {
         let worker = self.known_worker(worker_id)?;
         self.live_lease(&worker, lease_id, now)?;
         let lease = self.end_lease(lease_id).expect("validated lease");
+        metrics::counter!(crate::metrics::LEASES_COMPLETED).increment(1);
         let mut writes = Vec::new();
         let (batch_done, remaining) = self.requeue_or_finish(lease.batch_id, now, &mut writes);
         Ok((
@@ -342,6 +344,7 @@ impl Engine {
                 returned += 1;
             }
         }
+        metrics::counter!(crate::metrics::LEASES_RETURNED).increment(u64::from(returned));
         Ok((returned, writes))
     }
 
@@ -360,6 +363,7 @@ impl Engine {
                 continue;
             };
             reaped += 1;
+            metrics::counter!(crate::metrics::LEASES_EXPIRED).increment(1);
             let id = lease.batch_id;
             let Some(batch) = self.batches.get_mut(&id) else {
                 continue;

@@ -303,6 +303,16 @@ impl Engine {
         (self.ready.len(), self.delayed.len(), self.leases.len())
     }
 
+    /// Batches pending (now or later), leased, and done.
+    pub fn batch_counts(&self) -> (usize, usize, usize) {
+        let leased = self.leases.len();
+        (
+            self.undone.saturating_sub(leased),
+            leased,
+            self.batches.len().saturating_sub(self.undone),
+        )
+    }
+
     /// The networks the pre-filter settles IPs with.
     pub fn prefilter(&self) -> &Prefilter {
         &self.prefilter

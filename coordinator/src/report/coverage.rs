@@ -2,13 +2,9 @@
 //! its share of all IPv4 and of the space outside the IANA special-purpose registry, the union
 //! as a minimal CIDR list, per registry, per /8, and the largest holders.
 
-use std::collections::HashMap;
-
 use rdapfleet_ranges::{Range, special, union};
-use rusqlite::Connection;
 use serde::Serialize;
 
-use super::NetworkSummary;
 use super::map::{self, Class};
 use crate::Result;
 
@@ -73,34 +69,106 @@ pub struct CoverageReport {
     pub top_holders: Vec<Holder>,
 }
 
-/// The networks table as (range, summary), in id order.
-pub fn load_networks(conn: &Connection) -> Result<Vec<(Range, NetworkSummary)>> {
-    let mut stmt =
-        conn.prepare("SELECT start_ip, end_ip, network_json FROM networks ORDER BY id")?;
-    let rows = stmt.query_map([], |r| {
-        let (s, e): (i64, i64) = (r.get(0)?, r.get(1)?);
-        let json: String = r.get(2)?;
-        Ok((s, e, json))
-    })?;
-    let mut out = Vec::new();
-    for row in rows {
-        let (s, e, json) = row?;
-        let (Ok(start), Ok(end)) = (u32::try_from(s), u32::try_from(e)) else {
-            continue;
-        };
-        if end < start {
-            continue;
-        }
-        out.push((Range { start, end }, NetworkSummary::parse(&json)));
+/// The crawled networks in compact form: ranges with an interned registry and holder, in the
+/// order they were found (about 12 bytes a network plus each distinct holder name once).
+#[derive(Debug, Default, Clone)]
+pub struct Networks {
+    nets: Vec<Net>,
+    registries: Vec<String>,
+    holders: Vec<String>,
+    /// Rows skipped because their range was impossible (a damaged file).
+    pub damaged: u64,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Net {
+    range: Range,
+    registry: u16,
+    holder: u32,
+}
+
+const NO_HOLDER: u32 = u32::MAX;
+
+impl Networks {
+    /// Distinct networks held.
+    pub fn len(&self) -> usize {
+        self.nets.len()
     }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.nets.is_empty()
+    }
+
+    /// Add one network (registry and holder as stored; `None`: unknown).
+    pub fn push(&mut self, range: Range, registry: Option<&str>, holder: Option<&str>) {
+        let reg = registry.filter(|r| !r.is_empty()).unwrap_or("unknown");
+        let registry = match self.registries.iter().position(|r| r == reg) {
+            Some(i) => i as u16,
+            None => {
+                self.registries.push(reg.to_string());
+                (self.registries.len() - 1) as u16
+            }
+        };
+        let holder = match holder {
+            Some(h) => self.intern_holder(h),
+            None => NO_HOLDER,
+        };
+        self.nets.push(Net {
+            range,
+            registry,
+            holder,
+        });
+    }
+
+    fn intern_holder(&mut self, h: &str) -> u32 {
+        // Holders repeat in runs (found in address order); a small cache of the last few keeps
+        // this cheap without a hash map of every name.
+        if let Some(i) = self.holders.iter().rev().take(8).position(|x| x == h) {
+            return (self.holders.len() - 1 - i) as u32;
+        }
+        self.holders.push(h.to_string());
+        (self.holders.len() - 1) as u32
+    }
+}
+
+/// Load the networks table (read-only).
+pub fn load(db: &super::ReportDb) -> Result<Networks> {
+    let mut out = Networks::default();
+    out.damaged = super::for_each_network(db, |range, s| {
+        out.push(range, s.registry.as_deref(), s.holder());
+    })?;
     Ok(out)
 }
 
-/// Compute the report; `top` holders are listed.
-pub fn compute(networks: &[(Range, NetworkSummary)], top: usize) -> CoverageReport {
-    let all: Vec<Range> = networks.iter().map(|(r, _)| *r).collect();
-    let merged = union::merge(all);
-    let addresses: u64 = merged.iter().map(Range::size).sum();
+/// Number of CIDR blocks in the minimal CIDR list equal to `start..=end`.
+pub fn cidr_count(start: u32, end: u32) -> u64 {
+    let (mut s, e) = (u64::from(start), u64::from(end));
+    let mut n = 0;
+    while s <= e {
+        let mut size = if s == 0 {
+            1u64 << 32
+        } else {
+            1u64 << s.trailing_zeros()
+        };
+        while s + size - 1 > e {
+            size >>= 1;
+        }
+        s += size;
+        n += 1;
+    }
+    n
+}
+
+/// Merge sorted-or-not ranges into their union and return (addresses, merged ranges).
+fn union_of(ranges: Vec<Range>) -> (u64, Vec<Range>) {
+    let merged = union::merge(ranges);
+    (merged.iter().map(Range::size).sum(), merged)
+}
+
+/// Compute the report; the `top` largest holders are listed.
+pub fn compute(networks: &Networks, top: usize) -> CoverageReport {
+    let (addresses, merged) = union_of(networks.nets.iter().map(|n| n.range).collect());
     let specials = special::excluded().to_vec();
     let special_size: u64 = specials.iter().map(Range::size).sum();
     let covered_non_special: u64 = union::subtract(merged.clone(), specials)
@@ -108,27 +176,54 @@ pub fn compute(networks: &[(Range, NetworkSummary)], top: usize) -> CoverageRepo
         .map(Range::size)
         .sum();
     let non_special = ALL_IPV4 - special_size;
-    let union_cidrs = merged.iter().map(|r| r.cidrs().len() as u64).sum();
+    let union_cidrs = merged.iter().map(|r| cidr_count(r.start, r.end)).sum();
 
-    let mut by_registry: HashMap<String, (u64, Vec<Range>)> = HashMap::new();
-    let mut by_holder: HashMap<String, (u64, Vec<Range>)> = HashMap::new();
-    for (r, s) in networks {
-        let reg = s.registry.clone().unwrap_or_else(|| "unknown".into());
-        let e = by_registry.entry(reg).or_default();
-        e.0 += 1;
-        e.1.push(*r);
-        if let Some(h) = s.holder() {
-            let e = by_holder.entry(h.to_string()).or_default();
-            e.0 += 1;
-            e.1.push(*r);
+    // Per registry and per holder: group by key, then the union of each group.
+    let groups = |key: &dyn Fn(&Net) -> u32| -> Vec<(u32, u64, u64)> {
+        let mut v: Vec<(u32, Range)> = networks
+            .nets
+            .iter()
+            .filter_map(|n| {
+                let k = key(n);
+                (k != NO_HOLDER).then_some((k, n.range))
+            })
+            .collect();
+        v.sort_unstable_by_key(|&(k, r)| (k, r.start, r.end));
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < v.len() {
+            let k = v[i].0;
+            let (mut count, mut size) = (0u64, 0u64);
+            let mut cur: Option<Range> = None;
+            while i < v.len() && v[i].0 == k {
+                let r = v[i].1;
+                count += 1;
+                match &mut cur {
+                    Some(c) if u64::from(r.start) <= u64::from(c.end) + 1 => {
+                        c.end = c.end.max(r.end);
+                    }
+                    _ => {
+                        if let Some(c) = cur {
+                            size += c.size();
+                        }
+                        cur = Some(r);
+                    }
+                }
+                i += 1;
+            }
+            if let Some(c) = cur {
+                size += c.size();
+            }
+            out.push((k, count, size));
         }
-    }
-    let mut registries: Vec<RegistryCoverage> = by_registry
+        out
+    };
+    let mut registries: Vec<RegistryCoverage> = groups(&|n: &Net| u32::from(n.registry))
         .into_iter()
-        .map(|(registry, (n, rs))| RegistryCoverage {
-            registry,
+        .map(|(k, n, a)| RegistryCoverage {
+            registry: networks.registries[k as usize].clone(),
             networks: n,
-            addresses: union::union_size(rs),
+            addresses: a,
         })
         .collect();
     registries.sort_by(|a, b| {
@@ -136,14 +231,28 @@ pub fn compute(networks: &[(Range, NetworkSummary)], top: usize) -> CoverageRepo
             .cmp(&a.addresses)
             .then(a.registry.cmp(&b.registry))
     });
-    let mut top_holders: Vec<Holder> = by_holder
-        .into_iter()
-        .map(|(holder, (n, rs))| Holder {
-            holder,
-            networks: n,
-            addresses: union::union_size(rs),
-        })
+    // Holders are interned per run of equal names; fold ids that share a name first.
+    let mut by_name: std::collections::HashMap<&str, u32> = std::collections::HashMap::new();
+    let canonical: Vec<u32> = networks
+        .holders
+        .iter()
+        .enumerate()
+        .map(|(i, h)| *by_name.entry(h.as_str()).or_insert(i as u32))
         .collect();
+    let mut top_holders: Vec<Holder> = groups(&|n: &Net| {
+        if n.holder == NO_HOLDER {
+            NO_HOLDER
+        } else {
+            canonical[n.holder as usize]
+        }
+    })
+    .into_iter()
+    .map(|(k, n, a)| Holder {
+        holder: networks.holders[k as usize].clone(),
+        networks: n,
+        addresses: a,
+    })
+    .collect();
     top_holders.sort_by(|a, b| b.addresses.cmp(&a.addresses).then(a.holder.cmp(&b.holder)));
     top_holders.truncate(top);
 
@@ -169,7 +278,7 @@ pub fn compute(networks: &[(Range, NetworkSummary)], top: usize) -> CoverageRepo
         })
         .collect();
     CoverageReport {
-        networks: networks.len() as u64,
+        networks: networks.nets.len() as u64,
         addresses,
         share_of_ipv4: addresses as f64 / ALL_IPV4 as f64,
         non_special_addresses: non_special,
@@ -184,19 +293,20 @@ pub fn compute(networks: &[(Range, NetworkSummary)], top: usize) -> CoverageRepo
 
 /// What to paint on the map: special-purpose space, then every network by its registry
 /// (larger networks first, so more specific ones are drawn over them).
-pub fn map_layers(networks: &[(Range, NetworkSummary)]) -> Vec<(Range, Class)> {
+pub fn map_layers(networks: &Networks) -> Vec<(Range, Class)> {
     let mut layers: Vec<(Range, Class)> = special::blocks()
         .iter()
         .map(|b| (b.range, map::SPECIAL))
         .collect();
-    let mut nets: Vec<(Range, Class)> = networks
+    let classes: Vec<Class> = networks
+        .registries
         .iter()
-        .map(|(r, s)| {
-            (
-                *r,
-                map::class_of_registry(s.registry.as_deref().unwrap_or("")),
-            )
-        })
+        .map(|r| map::class_of_registry(r))
+        .collect();
+    let mut nets: Vec<(Range, Class)> = networks
+        .nets
+        .iter()
+        .map(|n| (n.range, classes[n.registry as usize]))
         .collect();
     nets.sort_by_key(|n| std::cmp::Reverse(n.0.size()));
     layers.extend(nets);
@@ -254,35 +364,33 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn net(start: u32, end: u32, registry: &str, holder: &str) -> (Range, NetworkSummary) {
-        (
-            Range { start, end },
-            NetworkSummary {
-                registry: Some(registry.into()),
-                registrant: Some(holder.into()),
-                ..Default::default()
-            },
-        )
+    fn nets(list: &[(u32, u32, &str, &str)]) -> Networks {
+        let mut n = Networks::default();
+        for &(start, end, registry, holder) in list {
+            n.push(Range { start, end }, Some(registry), Some(holder));
+        }
+        n
     }
 
     #[test]
     fn counts_overlaps_once_and_splits_by_slash8() {
-        let nets = vec![
-            net(0x0100_0000, 0x01FF_FFFF, "apnic", "A"),   // 1/8
-            net(0x0101_0000, 0x0101_00FF, "apnic", "B"),   // inside it
-            net(0x02FF_FF00, 0x0300_00FF, "ripencc", "A"), // straddles 2/8 and 3/8
-            net(0x0A00_0000, 0x0A00_00FF, "arin", "C"),    // special (10/8)
-        ];
+        let nets = nets(&[
+            (0x0100_0000, 0x01FF_FFFF, "apnic", "A"),   // 1/8
+            (0x0101_0000, 0x0101_00FF, "apnic", "B"),   // inside it
+            (0x0800_0000, 0x0800_00FF, "arin", "C"),    // separates A's runs
+            (0x02FF_FF00, 0x0300_00FF, "ripencc", "A"), // straddles 2/8 and 3/8
+            (0x0A00_0000, 0x0A00_00FF, "arin", "C"),    // special (10/8)
+        ]);
         let r = compute(&nets, 10);
-        assert_eq!(r.networks, 4);
-        assert_eq!(r.addresses, (1 << 24) + 512 + 256);
-        assert_eq!(r.covered_non_special, (1 << 24) + 512);
+        assert_eq!(r.networks, 5);
+        assert_eq!(r.addresses, (1 << 24) + 512 + 256 + 256);
+        assert_eq!(r.covered_non_special, (1 << 24) + 512 + 256);
         assert_eq!(
             r.slash8
                 .iter()
                 .map(|s| (s.octet, s.addresses))
                 .collect::<Vec<_>>(),
-            vec![(1, 1 << 24), (2, 256), (3, 256), (10, 256)]
+            vec![(1, 1 << 24), (2, 256), (3, 256), (8, 256), (10, 256)]
         );
         assert_eq!(
             r.top_holders[0],
@@ -294,18 +402,29 @@ mod tests {
         );
         assert_eq!(r.registries[0].registry, "apnic");
         assert_eq!(r.registries[0].addresses, 1 << 24);
-        // 1/8, 2.255.255.0/24, 3.0.0.0/24, 10.0.0.0/24
-        assert_eq!(r.union_cidrs, 4);
+        assert_eq!(r.top_holders[1].holder, "C");
+        assert_eq!(r.top_holders[1].networks, 2);
+        // 1/8, 2.255.255.0/24, 3.0.0.0/24, 8.0.0.0/24, 10.0.0.0/24
+        assert_eq!(r.union_cidrs, 5);
     }
 
     proptest! {
         #[test]
         fn union_matches_a_naive_count(raw in proptest::collection::vec((0u32..5000, 0u32..700), 0..40)) {
-            let nets: Vec<_> = raw.iter().map(|&(s, l)| net(0x2000_0000 + s, 0x2000_0000 + s + l, "arin", "x")).collect();
-            let naive: std::collections::BTreeSet<u32> = nets.iter().flat_map(|(r, _)| r.start..=r.end).collect();
-            let r = compute(&nets, 5);
+            let list: Vec<_> = raw.iter().map(|&(s, l)| (0x2000_0000 + s, 0x2000_0000 + s + l, "arin", "x")).collect();
+            let naive: std::collections::BTreeSet<u32> = list.iter().flat_map(|&(s, e, _, _)| s..=e).collect();
+            let r = compute(&nets(&list), 5);
             prop_assert_eq!(r.addresses, naive.len() as u64);
             prop_assert_eq!(r.covered_non_special, naive.len() as u64);
+            let cidrs: usize = union::merge(list.iter().map(|&(s, e, _, _)| Range { start: s, end: e }).collect())
+                .iter().map(|r| r.cidrs().len()).sum();
+            prop_assert_eq!(r.union_cidrs, cidrs as u64);
+        }
+
+        #[test]
+        fn cidr_counts_match_the_cidr_list(start in any::<u32>(), len in any::<u32>()) {
+            let end = start.saturating_add(len);
+            prop_assert_eq!(cidr_count(start, end), Range { start, end }.cidrs().len() as u64);
         }
     }
 }

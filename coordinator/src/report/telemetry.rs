@@ -1,8 +1,26 @@
-//! The telemetry view: workers' per-period samples (the `telemetry` table) summed into cluster
-//! totals, per registry and per node, rates per minute over a recent window, progress through
-//! the seed list (the `outcomes` table), an ETA, and nodes that stopped reporting.
+//! The telemetry view: the workers' per-period samples (the `telemetry` table: counters since
+//! the node's previous sample, per registry) summed into cluster totals, per registry and per
+//! node; rates per minute over a recent window; progress through the seed list (the `outcomes`
+//! table) with an ETA; and nodes that stopped reporting.
+//!
+//! [`Aggregator`] reads each sample once: [`Aggregator::update`] picks up rows added since the
+//! last call (so `telemetry --watch` costs only the new rows per refresh), and
+//! [`Aggregator::report`] computes the view for a given time.
+//!
+//! Definitions:
+//! - a node's **rate** counts what it reported over its last `window` of reported time (ending
+//!   at the end of its latest sample, not at "now", so the period not reported yet does not
+//!   dilute it), divided by that span; a stopped or stale node's rate is 0. Cluster and
+//!   registry rates are sums over nodes.
+//! - a node is **stopped** when its latest sample was its final one (it drained and exited),
+//!   **stale** when it is not stopped and nothing came from it (no sample, no RPC recorded in
+//!   `workers.last_seen_ms`) for `stale_after`.
+//! - **progress** counts final outcomes; its rate counts outcomes settled (by workers or the
+//!   coordinator's pre-filter) within the window before now; the ETA is what remains at that
+//!   rate.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
 
 use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
@@ -10,34 +28,34 @@ use serde::{Deserialize, Serialize};
 use super::rfc3339_ms;
 use crate::Result;
 
-/// Counters of one kind of activity.
-#[derive(Debug, Default, Clone, Copy, Serialize, Deserialize, PartialEq)]
-pub struct Counters {
-    /// IPs skipped as covered.
+/// Counters of activity (totals since the start).
+#[derive(Debug, Default, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Counts {
+    /// IPs skipped by the worker as covered (0 in per-registry views).
     #[serde(default)]
-    pub skipped: f64,
-    /// HTTP requests to registries.
+    pub skipped: u64,
+    /// HTTP requests to registries (redirect hops and retries included).
     #[serde(default)]
-    pub requests: f64,
-    /// IPs answered with a network.
+    pub requests: u64,
+    /// Lookups that ended with a network.
     #[serde(default)]
-    pub found: f64,
-    /// IPs answered 404.
+    pub found: u64,
+    /// Lookups that ended "not found".
     #[serde(default)]
-    pub not_found: f64,
-    /// Lookups that failed.
+    pub not_found: u64,
+    /// Lookups that failed (retryable ones included).
     #[serde(default)]
-    pub failed: f64,
-    /// Rate-limit answers.
+    pub failed: u64,
+    /// Rate-limit answers (429 or a rate-limit notice).
     #[serde(default)]
-    pub rate_limited: f64,
+    pub rate_limited: u64,
     /// Redirects followed.
     #[serde(default)]
-    pub redirects: f64,
+    pub redirects: u64,
 }
 
-impl Counters {
-    fn add(&mut self, o: &Counters) {
+impl Counts {
+    fn add(&mut self, o: &Counts) {
         self.skipped += o.skipped;
         self.requests += o.requests;
         self.found += o.found;
@@ -47,21 +65,47 @@ impl Counters {
         self.redirects += o.redirects;
     }
 
-    fn scaled(&self, k: f64) -> Counters {
-        Counters {
-            skipped: self.skipped * k,
-            requests: self.requests * k,
-            found: self.found * k,
-            not_found: self.not_found * k,
-            failed: self.failed * k,
-            rate_limited: self.rate_limited * k,
-            redirects: self.redirects * k,
+    fn scaled(&self, k: f64) -> Rates {
+        Rates {
+            skipped: self.skipped as f64 * k,
+            requests: self.requests as f64 * k,
+            found: self.found as f64 * k,
+            not_found: self.not_found as f64 * k,
+            failed: self.failed as f64 * k,
+            rate_limited: self.rate_limited as f64 * k,
+            redirects: self.redirects as f64 * k,
         }
     }
+}
 
-    /// IPs settled (skipped + found + not found + failed).
-    pub fn settled(&self) -> f64 {
-        self.skipped + self.found + self.not_found + self.failed
+/// The same counters per minute.
+#[derive(Debug, Default, Clone, Copy, Serialize, PartialEq)]
+pub struct Rates {
+    /// IPs skipped as covered per minute.
+    pub skipped: f64,
+    /// Requests per minute.
+    pub requests: f64,
+    /// Lookups found per minute.
+    pub found: f64,
+    /// Lookups not found per minute.
+    pub not_found: f64,
+    /// Failed lookups per minute.
+    pub failed: f64,
+    /// Rate-limit answers per minute.
+    pub rate_limited: f64,
+    /// Redirects per minute.
+    pub redirects: f64,
+}
+
+impl Rates {
+    fn add(&mut self, o: &Rates) {
+        self.skipped += o.skipped;
+        self.requests += o.requests;
+        self.found += o.found;
+        self.not_found += o.not_found;
+        self.failed += o.failed;
+        self.rate_limited += o.rate_limited;
+        self.redirects += o.redirects;
     }
 }
 
@@ -69,36 +113,75 @@ impl Counters {
 struct StoredRegistry {
     registry: String,
     #[serde(flatten)]
-    counters: Counters,
+    counts: Counts,
     #[serde(default)]
     latency_p50_ms: u32,
     #[serde(default)]
     latency_p90_ms: u32,
     #[serde(default)]
     latency_p99_ms: u32,
+    #[serde(default)]
+    latency_max_ms: u32,
 }
 
 #[derive(Debug, Deserialize)]
 struct StoredSample {
     #[serde(default)]
-    skipped: f64,
+    skipped: u64,
     #[serde(default)]
-    in_flight: f64,
+    queued: u64,
+    #[serde(default)]
+    in_flight: u64,
     #[serde(default)]
     registries: Vec<StoredRegistry>,
+}
+
+/// Lookup latency of one registry: the worst p50 / p90 / p99 / max (ms) among the latest
+/// samples of the nodes still working.
+#[derive(Debug, Default, Clone, Copy, Serialize, PartialEq, Eq)]
+pub struct Latency {
+    /// Median.
+    pub p50_ms: u32,
+    /// 90th percentile.
+    pub p90_ms: u32,
+    /// 99th percentile.
+    pub p99_ms: u32,
+    /// Slowest.
+    pub max_ms: u32,
+}
+
+impl Latency {
+    fn worst(&mut self, o: &Latency) {
+        self.p50_ms = self.p50_ms.max(o.p50_ms);
+        self.p90_ms = self.p90_ms.max(o.p90_ms);
+        self.p99_ms = self.p99_ms.max(o.p99_ms);
+        self.max_ms = self.max_ms.max(o.max_ms);
+    }
 }
 
 /// One registry across the cluster.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct RegistryView {
-    /// arin, ripencc, ...
+    /// arin, ripencc, apnic, lacnic, afrinic (or other).
     pub registry: String,
     /// Since the crawl began.
-    pub totals: Counters,
-    /// Per minute over the window.
-    pub per_minute: Counters,
-    /// Worst p50 / p90 / p99 latency (ms) among the nodes' latest samples.
-    pub latency_ms: [u32; 3],
+    pub totals: Counts,
+    /// Per minute (sum of the working nodes' rates).
+    pub per_minute: Rates,
+    /// Latency of the working nodes' latest samples.
+    pub latency: Latency,
+}
+
+/// A node's state.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum NodeState {
+    /// Reporting.
+    Ok,
+    /// Its last sample was its final one: it drained and exited.
+    Stopped,
+    /// Nothing came from it for `stale_after` without a final sample.
+    Stale,
 }
 
 /// One worker.
@@ -108,20 +191,22 @@ pub struct NodeView {
     pub worker_id: String,
     /// Host name from Hello.
     pub hostname: String,
-    /// When its last sample arrived.
-    pub last_report: String,
-    /// Seconds since then.
-    pub age_s: u64,
-    /// Its last sample said it was stopping.
-    pub stopped: bool,
-    /// It stopped reporting without saying so.
-    pub stale: bool,
+    /// When its last sample arrived (RFC 3339), if it sent any.
+    pub last_report: Option<String>,
+    /// Seconds since anything came from it (sample or RPC).
+    pub idle_s: u64,
+    /// Ok, stopped or stale.
+    pub state: NodeState,
+    /// Samples received.
+    pub samples: u64,
     /// Since it started.
-    pub totals: Counters,
-    /// Per minute over the window.
-    pub per_minute: Counters,
-    /// Lookups in flight in its last sample.
+    pub totals: Counts,
+    /// Per minute over its last window.
+    pub per_minute: Rates,
+    /// Leases it held (batches being walked) at its last sample.
     pub in_flight: u64,
+    /// Lookups queued at its last sample.
+    pub queued: u64,
 }
 
 /// Progress through the seed list.
@@ -131,160 +216,171 @@ pub struct Progress {
     pub seed_ips: u64,
     /// Seed IPs with a final outcome.
     pub settled: u64,
-    /// Final outcomes by kind.
+    /// Final outcomes by kind (found, skipped, not_found, failed).
     pub by_kind: BTreeMap<String, u64>,
     /// settled ÷ seed_ips.
     pub share: f64,
-    /// IPs settled per minute over the window (from telemetry).
+    /// IPs settled per minute over the window before now.
     pub settled_per_minute: f64,
-    /// Seconds to go at that rate (none when nothing moves).
+    /// Seconds to go at that rate (none when nothing moves; 0 when complete).
     pub eta_s: Option<u64>,
+}
+
+/// Node counts by state.
+#[derive(Debug, Default, Clone, Copy, Serialize, PartialEq, Eq)]
+pub struct NodeCounts {
+    /// Reporting.
+    pub ok: u64,
+    /// Exited cleanly.
+    pub stopped: u64,
+    /// Stopped reporting.
+    pub stale: u64,
 }
 
 /// The whole view (`telemetry --json` prints it).
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct TelemetryReport {
-    /// When the view was computed.
+    /// When the view was computed (RFC 3339).
     pub generated_at: String,
     /// Window for rates, seconds.
     pub window_s: u64,
+    /// A node is stale after this many seconds without a sign of life.
+    pub stale_after_s: u64,
     /// Progress.
     pub progress: Progress,
     /// Cluster totals since the start.
-    pub totals: Counters,
-    /// Cluster rates per minute over the window.
-    pub per_minute: Counters,
+    pub totals: Counts,
+    /// Cluster rates per minute.
+    pub per_minute: Rates,
     /// Per registry.
     pub registries: Vec<RegistryView>,
+    /// Nodes by state.
+    pub node_counts: NodeCounts,
     /// Per node.
     pub nodes: Vec<NodeView>,
-    /// Ids of nodes that stopped reporting (stale).
+    /// Ids of stale nodes.
     pub stale_nodes: Vec<String>,
 }
 
-/// Compute the view at `now_ms`, with rates over `window_ms` and nodes stale after `stale_ms`.
-pub fn compute(
-    conn: &Connection,
-    now_ms: i64,
+/// A sample kept for rates.
+#[derive(Debug)]
+struct Recent {
+    start: i64,
+    end: i64,
+    total: Counts,
+    registries: Vec<(Arc<str>, Counts)>,
+}
+
+#[derive(Debug, Default)]
+struct NodeAcc {
+    hostname: String,
+    last_seen_ms: Option<i64>,
+    samples: u64,
+    totals: Counts,
+    first_start: Option<i64>,
+    last_end: i64,
+    last_received: Option<i64>,
+    last_final: bool,
+    in_flight: u64,
+    queued: u64,
+    /// Latency per registry from the latest sample that carried it: (received, latency).
+    latency: BTreeMap<Arc<str>, (i64, Latency)>,
+    recent: VecDeque<Recent>,
+}
+
+/// Telemetry read incrementally from a crawl database; see the module documentation.
+#[derive(Debug)]
+pub struct Aggregator {
     window_ms: i64,
     stale_ms: i64,
-) -> Result<TelemetryReport> {
-    let seed_ips: i64 = conn.query_row("SELECT count(*) FROM seeds", [], |r| r.get(0))?;
-    let mut by_kind = BTreeMap::new();
-    let has_outcomes: bool = conn.query_row(
-        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'telemetry'",
-        [],
-        |r| r.get::<_, i64>(0),
-    )? > 0;
-    let mut registries: BTreeMap<String, (Counters, Counters, [u32; 3])> = BTreeMap::new();
-    let mut nodes: BTreeMap<String, NodeView> = BTreeMap::new();
-    let mut totals = Counters::default();
-    let mut recent = Counters::default();
-    let window_start = now_ms - window_ms;
-    // Spread a period's counters over the window by the fraction of it inside the window.
-    let overlap = |start: i64, end: i64| -> f64 {
-        if end <= start {
-            return if end >= window_start { 1.0 } else { 0.0 };
-        }
-        let inside = (end.min(now_ms) - start.max(window_start)).max(0) as f64;
-        inside / (end - start) as f64
-    };
-    if has_outcomes {
-        let mut stmt = conn.prepare("SELECT kind, count(*) FROM outcomes GROUP BY kind")?;
-        for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))? {
-            let (k, n) = row?;
-            by_kind.insert(k, n as u64);
-        }
-        let mut stmt = conn.prepare(
-            "SELECT t.worker_id, coalesce(w.hostname, ''), t.period_start_ms, t.period_end_ms,
-                    t.received_at_ms, t.final, t.counters_json
-             FROM telemetry t LEFT JOIN workers w ON w.worker_id = t.worker_id
-             ORDER BY t.received_at_ms, t.id",
-        )?;
-        let rows = stmt.query_map([], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, i64>(2)?,
-                r.get::<_, i64>(3)?,
-                r.get::<_, i64>(4)?,
-                r.get::<_, i64>(5)? != 0,
-                r.get::<_, String>(6)?,
-            ))
-        })?;
-        for row in rows {
-            let (worker, host, start, end, received, fin, json) = row?;
-            let Ok(sample) = serde_json::from_str::<StoredSample>(&json) else {
-                continue;
-            };
-            let frac = overlap(start, end);
-            let mut node_total = Counters {
-                skipped: sample.skipped,
-                ..Default::default()
-            };
-            for reg in &sample.registries {
-                node_total.add(&Counters {
-                    skipped: 0.0,
-                    ..reg.counters
-                });
-                let e = registries.entry(reg.registry.clone()).or_default();
-                e.0.add(&reg.counters);
-                e.1.add(&reg.counters.scaled(frac));
-            }
-            let node = nodes.entry(worker.clone()).or_insert_with(|| NodeView {
-                worker_id: worker.clone(),
-                hostname: host.clone(),
-                last_report: String::new(),
-                age_s: 0,
-                stopped: false,
-                stale: false,
-                totals: Counters::default(),
-                per_minute: Counters::default(),
-                in_flight: 0,
-            });
-            node.totals.add(&node_total);
-            node.per_minute.add(&node_total.scaled(frac));
-            node.last_report = rfc3339_ms(received);
-            node.age_s = ((now_ms - received).max(0) / 1000) as u64;
-            node.stopped = fin;
-            node.in_flight = sample.in_flight as u64;
-            totals.add(&node_total);
-            recent.add(&node_total.scaled(frac));
-            // Latest latencies per registry: keep the worst among nodes' latest samples.
-            if now_ms - received <= window_ms {
-                for reg in &sample.registries {
-                    let e = registries.entry(reg.registry.clone()).or_default();
-                    e.2 = [
-                        e.2[0].max(reg.latency_p50_ms),
-                        e.2[1].max(reg.latency_p90_ms),
-                        e.2[2].max(reg.latency_p99_ms),
-                    ];
-                }
-            }
+    last_id: i64,
+    nodes: BTreeMap<String, NodeAcc>,
+    registries: BTreeMap<Arc<str>, Counts>,
+    /// Samples whose counters did not parse (damaged rows), skipped.
+    pub damaged: u64,
+    progress: Option<Progress>,
+}
+
+impl Aggregator {
+    /// Rates over `window_ms`; nodes stale after `stale_ms`.
+    pub fn new(window_ms: i64, stale_ms: i64) -> Self {
+        Self {
+            window_ms: window_ms.max(1),
+            stale_ms: stale_ms.max(0),
+            last_id: 0,
+            nodes: BTreeMap::new(),
+            registries: BTreeMap::new(),
+            damaged: 0,
+            progress: None,
         }
     }
-    let minutes = (window_ms as f64 / 60_000.0).max(1.0 / 60.0);
-    let per_minute = recent.scaled(1.0 / minutes);
-    let mut stale_nodes = Vec::new();
-    let nodes: Vec<NodeView> = nodes
-        .into_values()
-        .map(|mut n| {
-            n.per_minute = n.per_minute.scaled(1.0 / minutes);
-            n.stale = !n.stopped && (n.age_s as i64) * 1000 > stale_ms;
-            if n.stale {
-                stale_nodes.push(n.worker_id.clone());
+
+    /// Read the samples added since the last call, the workers table and the outcomes, as of
+    /// `now_ms`. `served` is false for a seed file that has no coordinator tables yet.
+    pub fn update(&mut self, conn: &Connection, served: bool, now_ms: i64) -> Result<()> {
+        let seed_ips: i64 =
+            conn.query_row("SELECT coalesce(sum(ip_count), 0) FROM batches", [], |r| {
+                r.get(0)
+            })?;
+        let mut by_kind = BTreeMap::new();
+        let (mut settled, mut recent, mut first_at) = (0u64, 0u64, None::<i64>);
+        if served {
+            // One pass over outcomes without sorting: counts by kind and within the window.
+            conn.query_row(
+                "SELECT count(*), coalesce(sum(kind = 'found'), 0), coalesce(sum(kind = 'skipped'), 0),
+                        coalesce(sum(kind = 'not_found'), 0), coalesce(sum(kind = 'failed'), 0),
+                        coalesce(sum(at_ms >= ?1), 0), min(at_ms)
+                 FROM outcomes",
+                [now_ms - self.window_ms],
+                |r| {
+                    settled = r.get::<_, i64>(0)?.max(0) as u64;
+                    for (i, k) in ["found", "skipped", "not_found", "failed"].iter().enumerate() {
+                        by_kind.insert(k.to_string(), r.get::<_, i64>(i + 1)?.max(0) as u64);
+                    }
+                    recent = r.get::<_, i64>(5)?.max(0) as u64;
+                    first_at = r.get(6)?;
+                    Ok(())
+                },
+            )?;
+            let mut stmt = conn.prepare(
+                "SELECT worker_id, hostname, max(last_seen_ms, coalesce(last_heartbeat_ms, 0))
+                 FROM workers",
+            )?;
+            let mut rows = stmt.query([])?;
+            while let Some(r) = rows.next()? {
+                let id: String = r.get(0)?;
+                let node = self.nodes.entry(id).or_default();
+                node.hostname = r.get(1)?;
+                node.last_seen_ms = r.get(2)?;
             }
-            n
-        })
-        .collect();
-    let settled: u64 = by_kind.values().sum();
-    let seed_ips = seed_ips as u64;
-    let remaining = seed_ips.saturating_sub(settled);
-    let rate = per_minute.settled();
-    Ok(TelemetryReport {
-        generated_at: rfc3339_ms(now_ms),
-        window_s: (window_ms / 1000) as u64,
-        progress: Progress {
+            let mut stmt = conn.prepare(
+                "SELECT id, worker_id, period_start_ms, period_end_ms, received_at_ms, final,
+                        counters_json
+                 FROM telemetry WHERE id > ?1 ORDER BY id",
+            )?;
+            let mut rows = stmt.query([self.last_id])?;
+            while let Some(r) = rows.next()? {
+                self.last_id = r.get(0)?;
+                let json: String = r.get(6)?;
+                let Ok(sample) = serde_json::from_str::<StoredSample>(&json) else {
+                    self.damaged += 1;
+                    continue;
+                };
+                self.add_sample(
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get::<_, bool>(5)?,
+                    sample,
+                );
+            }
+        }
+        let seed_ips = seed_ips.max(0) as u64;
+        let span = first_at.map_or(self.window_ms, |f| (now_ms - f).clamp(1, self.window_ms));
+        let rate = recent as f64 * 60_000.0 / span as f64;
+        let remaining = seed_ips.saturating_sub(settled);
+        self.progress = Some(Progress {
             seed_ips,
             settled,
             by_kind,
@@ -294,22 +390,220 @@ pub fn compute(
                 settled as f64 / seed_ips as f64
             },
             settled_per_minute: rate,
-            eta_s: (rate > 0.0).then(|| (remaining as f64 / rate * 60.0).round() as u64),
-        },
-        totals,
-        per_minute,
-        registries: registries
-            .into_iter()
-            .map(|(registry, (t, w, l))| RegistryView {
-                registry,
-                totals: t,
-                per_minute: w.scaled(1.0 / minutes),
-                latency_ms: l,
+            eta_s: if remaining == 0 {
+                Some(0)
+            } else if rate > 0.0 {
+                Some((remaining as f64 / rate * 60.0).round() as u64)
+            } else {
+                None
+            },
+        });
+        Ok(())
+    }
+
+    fn add_sample(
+        &mut self,
+        worker: String,
+        start: i64,
+        end: i64,
+        received: i64,
+        fin: bool,
+        sample: StoredSample,
+    ) {
+        let mut total = Counts {
+            skipped: sample.skipped,
+            ..Default::default()
+        };
+        let mut regs = Vec::with_capacity(sample.registries.len());
+        let node = self.nodes.entry(worker).or_default();
+        for reg in sample.registries {
+            let name: Arc<str> = match self.registries.get_key_value(reg.registry.as_str()) {
+                Some((k, _)) => k.clone(),
+                None => Arc::from(reg.registry.as_str()),
+            };
+            let counts = Counts {
+                skipped: 0,
+                ..reg.counts
+            };
+            total.add(&counts);
+            self.registries
+                .entry(name.clone())
+                .or_default()
+                .add(&counts);
+            node.latency.insert(
+                name.clone(),
+                (
+                    received,
+                    Latency {
+                        p50_ms: reg.latency_p50_ms,
+                        p90_ms: reg.latency_p90_ms,
+                        p99_ms: reg.latency_p99_ms,
+                        max_ms: reg.latency_max_ms,
+                    },
+                ),
+            );
+            regs.push((name, counts));
+        }
+        node.samples += 1;
+        node.totals.add(&total);
+        node.first_start = Some(node.first_start.map_or(start, |f| f.min(start)));
+        node.last_end = node.last_end.max(end);
+        if node.last_received.is_none_or(|r| received >= r) {
+            node.last_received = Some(received);
+            node.last_final = fin;
+            node.in_flight = sample.in_flight;
+            node.queued = sample.queued;
+        }
+        node.recent.push_back(Recent {
+            start,
+            end,
+            total,
+            registries: regs,
+        });
+        let keep_from = node.last_end - self.window_ms;
+        while node.recent.front().is_some_and(|r| r.end < keep_from) {
+            node.recent.pop_front();
+        }
+    }
+
+    /// The view at `now_ms` (after [`Aggregator::update`]).
+    pub fn report(&self, now_ms: i64) -> TelemetryReport {
+        let mut totals = Counts::default();
+        let mut per_minute = Rates::default();
+        let mut reg_rates: BTreeMap<&str, Rates> = BTreeMap::new();
+        let mut latency: BTreeMap<&str, Latency> = BTreeMap::new();
+        let mut nodes = Vec::with_capacity(self.nodes.len());
+        let mut stale_nodes = Vec::new();
+        let mut node_counts = NodeCounts::default();
+        for (id, n) in &self.nodes {
+            let last_sign = n.last_received.max(n.last_seen_ms).unwrap_or(0);
+            let idle_ms = (now_ms - last_sign).max(0);
+            // A final sample is the last thing a draining worker sends; a worker seen after it
+            // (same id, started again) is judged by its silence like any other.
+            let state = if n.last_final && n.last_received.is_some_and(|r| r >= last_sign) {
+                NodeState::Stopped
+            } else if idle_ms > self.stale_ms {
+                NodeState::Stale
+            } else {
+                NodeState::Ok
+            };
+            match state {
+                NodeState::Ok => node_counts.ok += 1,
+                NodeState::Stopped => node_counts.stopped += 1,
+                NodeState::Stale => {
+                    node_counts.stale += 1;
+                    stale_nodes.push(id.clone());
+                }
+            }
+            totals.add(&n.totals);
+            let mut node_rate = Rates::default();
+            if state == NodeState::Ok && !n.recent.is_empty() {
+                let we = n.last_end;
+                let ws = (we - self.window_ms).max(n.first_start.unwrap_or(we));
+                let span_min = ((we - ws).max(1_000)) as f64 / 60_000.0;
+                for s in &n.recent {
+                    let frac = overlap(s.start, s.end, ws, we);
+                    if frac <= 0.0 {
+                        continue;
+                    }
+                    node_rate.add(&s.total.scaled(frac / span_min));
+                    for (reg, c) in &s.registries {
+                        reg_rates
+                            .entry(reg)
+                            .or_default()
+                            .add(&c.scaled(frac / span_min));
+                    }
+                }
+                for (reg, (received, l)) in &n.latency {
+                    if now_ms - received <= self.window_ms {
+                        latency.entry(reg).or_default().worst(l);
+                    }
+                }
+            }
+            per_minute.add(&node_rate);
+            nodes.push(NodeView {
+                worker_id: id.clone(),
+                hostname: n.hostname.clone(),
+                last_report: n.last_received.map(rfc3339_ms),
+                idle_s: (idle_ms / 1000) as u64,
+                state,
+                samples: n.samples,
+                totals: n.totals,
+                per_minute: node_rate,
+                in_flight: n.in_flight,
+                queued: n.queued,
+            });
+        }
+        let registries = self
+            .registries
+            .iter()
+            .map(|(name, t)| RegistryView {
+                registry: name.to_string(),
+                totals: *t,
+                per_minute: reg_rates.get(&**name).copied().unwrap_or_default(),
+                latency: latency.get(&**name).copied().unwrap_or_default(),
             })
-            .collect(),
-        nodes,
-        stale_nodes,
-    })
+            .collect();
+        TelemetryReport {
+            generated_at: rfc3339_ms(now_ms),
+            window_s: (self.window_ms / 1000) as u64,
+            stale_after_s: (self.stale_ms / 1000) as u64,
+            progress: self.progress.clone().unwrap_or(Progress {
+                seed_ips: 0,
+                settled: 0,
+                by_kind: BTreeMap::new(),
+                share: 1.0,
+                settled_per_minute: 0.0,
+                eta_s: Some(0),
+            }),
+            totals,
+            per_minute,
+            registries,
+            node_counts,
+            nodes,
+            stale_nodes,
+        }
+    }
+}
+
+/// The share of a sample's period `start..end` inside `ws..=we` (a zero-length sample counts
+/// whole when its instant is inside).
+fn overlap(start: i64, end: i64, ws: i64, we: i64) -> f64 {
+    if end <= start {
+        return if (ws..=we).contains(&end) { 1.0 } else { 0.0 };
+    }
+    let inside = (end.min(we) - start.max(ws)).max(0) as f64;
+    inside / (end - start) as f64
+}
+
+/// Compute the view once: read everything at `now_ms`.
+pub fn compute(
+    conn: &Connection,
+    served: bool,
+    now_ms: i64,
+    window_ms: i64,
+    stale_ms: i64,
+) -> Result<TelemetryReport> {
+    let mut a = Aggregator::new(window_ms, stale_ms);
+    a.update(conn, served, now_ms)?;
+    Ok(a.report(now_ms))
+}
+
+fn duration(s: u64) -> String {
+    if s >= 86_400 {
+        format!(
+            "{}d{:02}h{:02}m",
+            s / 86_400,
+            (s % 86_400) / 3600,
+            (s % 3600) / 60
+        )
+    } else if s >= 3600 {
+        format!("{}h{:02}m{:02}s", s / 3600, (s % 3600) / 60, s % 60)
+    } else if s >= 60 {
+        format!("{}m{:02}s", s / 60, s % 60)
+    } else {
+        format!("{s}s")
+    }
 }
 
 /// The view as text for a terminal; `per_node` adds the node table.
@@ -317,14 +611,17 @@ pub fn render_text(r: &TelemetryReport, per_node: bool) -> String {
     use std::fmt::Write;
     let mut s = String::new();
     let p = &r.progress;
-    let eta = p.eta_s.map_or_else(
-        || "-".to_string(),
-        |e| format!("{}h{:02}m{:02}s", e / 3600, (e % 3600) / 60, e % 60),
-    );
+    let eta = match p.eta_s {
+        Some(0) if p.settled >= p.seed_ips => "done".to_string(),
+        Some(e) => duration(e),
+        None => "-".to_string(),
+    };
     let _ = writeln!(
         s,
-        "rdapfleet telemetry at {} (rates over the last {} s)",
-        r.generated_at, r.window_s
+        "rdapfleet telemetry at {} (rates over the last {}, nodes stale after {})",
+        r.generated_at,
+        duration(r.window_s),
+        duration(r.stale_after_s)
     );
     let _ = writeln!(
         s,
@@ -334,7 +631,12 @@ pub fn render_text(r: &TelemetryReport, per_node: bool) -> String {
         100.0 * p.share,
         p.settled_per_minute
     );
-    let kinds: Vec<String> = p.by_kind.iter().map(|(k, n)| format!("{k} {n}")).collect();
+    let kinds: Vec<String> = p
+        .by_kind
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(k, n)| format!("{k} {n}"))
+        .collect();
     let _ = writeln!(
         s,
         "outcomes: {}",
@@ -344,9 +646,15 @@ pub fn render_text(r: &TelemetryReport, per_node: bool) -> String {
             kinds.join(", ")
         }
     );
+    let c = &r.node_counts;
     let _ = writeln!(
         s,
-        "\n{:<9} {:>10} {:>9} {:>9} {:>9} {:>8} {:>8} {:>9} {:>17}",
+        "nodes: {} reporting, {} stopped, {} stale",
+        c.ok, c.stopped, c.stale
+    );
+    let _ = writeln!(
+        s,
+        "\n{:<9} {:>10} {:>9} {:>9} {:>8} {:>7} {:>7} {:>9} {:>9} {:>18}",
         "registry",
         "requests",
         "found",
@@ -355,13 +663,14 @@ pub fn render_text(r: &TelemetryReport, per_node: bool) -> String {
         "429",
         "redir",
         "req/min",
+        "found/min",
         "p50/p90/p99 ms"
     );
     for g in &r.registries {
         let t = &g.totals;
         let _ = writeln!(
             s,
-            "{:<9} {:>10} {:>9} {:>9} {:>9} {:>8} {:>8} {:>9.1} {:>17}",
+            "{:<9} {:>10} {:>9} {:>9} {:>8} {:>7} {:>7} {:>9.1} {:>9.1} {:>18}",
             g.registry,
             t.requests,
             t.found,
@@ -370,16 +679,17 @@ pub fn render_text(r: &TelemetryReport, per_node: bool) -> String {
             t.rate_limited,
             t.redirects,
             g.per_minute.requests,
+            g.per_minute.found,
             format!(
                 "{}/{}/{}",
-                g.latency_ms[0], g.latency_ms[1], g.latency_ms[2]
+                g.latency.p50_ms, g.latency.p90_ms, g.latency.p99_ms
             )
         );
     }
     let t = &r.totals;
     let _ = writeln!(
         s,
-        "{:<9} {:>10} {:>9} {:>9} {:>9} {:>8} {:>8} {:>9.1}   skipped {} ({:.0}/min)",
+        "{:<9} {:>10} {:>9} {:>9} {:>8} {:>7} {:>7} {:>9.1} {:>9.1}",
         "total",
         t.requests,
         t.found,
@@ -388,42 +698,236 @@ pub fn render_text(r: &TelemetryReport, per_node: bool) -> String {
         t.rate_limited,
         t.redirects,
         r.per_minute.requests,
-        t.skipped,
-        r.per_minute.skipped
+        r.per_minute.found,
+    );
+    let _ = writeln!(
+        s,
+        "skipped as covered by workers: {} ({:.1}/min)",
+        t.skipped, r.per_minute.skipped
     );
     if per_node {
         let _ = writeln!(
             s,
-            "\n{:<24} {:<18} {:>8} {:>10} {:>9} {:>9} {:>9}  state",
-            "node", "host", "age", "requests", "found", "skipped", "req/min"
+            "\n{:<24} {:<20} {:>8} {:>10} {:>9} {:>9} {:>9} {:>6}  state",
+            "node", "host", "idle", "requests", "found", "skipped", "req/min", "leases"
         );
         for n in &r.nodes {
-            let state = if n.stopped {
-                "stopped"
-            } else if n.stale {
-                "STALE"
-            } else {
-                "ok"
+            let state = match n.state {
+                NodeState::Ok => "ok",
+                NodeState::Stopped => "stopped",
+                NodeState::Stale => "STALE",
             };
             let _ = writeln!(
                 s,
-                "{:<24} {:<18} {:>7}s {:>10} {:>9} {:>9} {:>9.1}  {state}",
+                "{:<24} {:<20} {:>8} {:>10} {:>9} {:>9} {:>9.1} {:>6}  {state}",
                 n.worker_id,
                 n.hostname,
-                n.age_s,
+                duration(n.idle_s),
                 n.totals.requests,
                 n.totals.found,
                 n.totals.skipped,
-                n.per_minute.requests
+                n.per_minute.requests,
+                n.in_flight
             );
         }
     }
     if !r.stale_nodes.is_empty() {
         let _ = writeln!(
             s,
-            "\nstale nodes (no report for a while): {}",
+            "\nstale nodes (nothing from them for over {}): {}",
+            duration(r.stale_after_s),
             r.stale_nodes.join(", ")
         );
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(skipped: u64, regs: &[(&str, u64, u64, u32)]) -> StoredSample {
+        StoredSample {
+            skipped,
+            queued: 0,
+            in_flight: 2,
+            registries: regs
+                .iter()
+                .map(|&(r, requests, found, p50)| StoredRegistry {
+                    registry: r.into(),
+                    counts: Counts {
+                        requests,
+                        found,
+                        ..Default::default()
+                    },
+                    latency_p50_ms: p50,
+                    latency_p90_ms: p50 * 2,
+                    latency_p99_ms: p50 * 3,
+                    latency_max_ms: p50 * 4,
+                })
+                .collect(),
+        }
+    }
+
+    const MIN: i64 = 60_000;
+
+    #[test]
+    fn rates_count_each_nodes_last_window_and_stop_with_it() {
+        let mut a = Aggregator::new(5 * MIN, 3 * MIN);
+        let t0 = 1_000_000 * MIN;
+        // Node a: ten one-minute samples of 60 ARIN requests and 10 skipped.
+        for i in 0..10 {
+            let s = t0 + i * MIN;
+            a.add_sample(
+                "a".into(),
+                s,
+                s + MIN,
+                s + MIN,
+                false,
+                sample(10, &[("arin", 60, 6, 100)]),
+            );
+        }
+        // Node b: two samples 120 RIPE requests/min, its second one final.
+        a.add_sample(
+            "b".into(),
+            t0,
+            t0 + MIN,
+            t0 + MIN,
+            false,
+            sample(0, &[("ripencc", 120, 0, 50)]),
+        );
+        a.add_sample(
+            "b".into(),
+            t0 + MIN,
+            t0 + 2 * MIN,
+            t0 + 2 * MIN,
+            true,
+            sample(0, &[("ripencc", 120, 0, 50)]),
+        );
+        let now = t0 + 10 * MIN + 20_000;
+        let r = a.report(now);
+        assert_eq!(r.totals.requests, 600 + 240);
+        assert_eq!(r.totals.skipped, 100);
+        // Only a is working: 60 requests and 10 skips a minute.
+        assert!(
+            (r.per_minute.requests - 60.0).abs() < 1e-9,
+            "{:?}",
+            r.per_minute
+        );
+        assert!((r.per_minute.skipped - 10.0).abs() < 1e-9);
+        let arin = r.registries.iter().find(|g| g.registry == "arin").unwrap();
+        assert!((arin.per_minute.requests - 60.0).abs() < 1e-9);
+        assert_eq!(arin.latency.p99_ms, 300);
+        let ripe = r
+            .registries
+            .iter()
+            .find(|g| g.registry == "ripencc")
+            .unwrap();
+        assert_eq!(ripe.totals.requests, 240);
+        assert_eq!(ripe.per_minute.requests, 0.0, "b stopped");
+        assert_eq!(
+            ripe.latency,
+            Latency::default(),
+            "no working node reports it"
+        );
+        let b = r.nodes.iter().find(|n| n.worker_id == "b").unwrap();
+        assert_eq!(b.state, NodeState::Stopped);
+        assert_eq!(
+            r.node_counts,
+            NodeCounts {
+                ok: 1,
+                stopped: 1,
+                stale: 0
+            }
+        );
+        assert!(r.stale_nodes.is_empty());
+
+        // Four minutes later node a has said nothing: stale, and its rate is 0.
+        let r = a.report(now + 4 * MIN);
+        assert_eq!(r.stale_nodes, vec!["a".to_string()]);
+        assert_eq!(r.per_minute.requests, 0.0);
+        assert_eq!(r.node_counts.stale, 1);
+    }
+
+    #[test]
+    fn a_young_node_is_not_diluted_by_the_window() {
+        let mut a = Aggregator::new(5 * MIN, 3 * MIN);
+        let t0 = 1_000 * MIN;
+        // Thirty seconds of work: 30 requests -> 60/min, not 6/min.
+        a.add_sample(
+            "a".into(),
+            t0,
+            t0 + 30_000,
+            t0 + 30_000,
+            false,
+            sample(0, &[("apnic", 30, 3, 10)]),
+        );
+        let r = a.report(t0 + 40_000);
+        assert!(
+            (r.per_minute.requests - 60.0).abs() < 1e-9,
+            "{:?}",
+            r.per_minute
+        );
+        // A sample straddling the window start counts for the part inside.
+        let mut a = Aggregator::new(MIN, 3 * MIN);
+        a.add_sample(
+            "a".into(),
+            t0,
+            t0 + 2 * MIN,
+            t0 + 2 * MIN,
+            false,
+            sample(0, &[("apnic", 120, 0, 10)]),
+        );
+        a.add_sample(
+            "a".into(),
+            t0 + 2 * MIN,
+            t0 + 2 * MIN + 30_000,
+            t0 + 2 * MIN + 30_000,
+            false,
+            sample(0, &[("apnic", 0, 0, 10)]),
+        );
+        let r = a.report(t0 + 2 * MIN + 30_000);
+        // Window = the last minute: 30 s of the first sample (30 requests) + 30 s of nothing.
+        assert!(
+            (r.per_minute.requests - 30.0).abs() < 1e-9,
+            "{:?}",
+            r.per_minute
+        );
+    }
+
+    #[test]
+    fn latest_sample_gives_the_node_state() {
+        let mut a = Aggregator::new(5 * MIN, 3 * MIN);
+        a.add_sample("a".into(), 0, MIN, MIN, false, sample(1, &[]));
+        a.add_sample(
+            "a".into(),
+            MIN,
+            2 * MIN,
+            2 * MIN,
+            false,
+            StoredSample {
+                in_flight: 7,
+                queued: 3,
+                ..sample(1, &[])
+            },
+        );
+        let r = a.report(2 * MIN);
+        let n = &r.nodes[0];
+        assert_eq!((n.in_flight, n.queued, n.samples), (7, 3, 2));
+        assert_eq!(n.totals.skipped, 2);
+        assert_eq!(n.last_report.as_deref(), Some("1970-01-01T00:02:00.000Z"));
+        let text = render_text(&r, true);
+        assert!(
+            text.contains("nodes: 1 reporting, 0 stopped, 0 stale"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn durations_read_well() {
+        assert_eq!(duration(59), "59s");
+        assert_eq!(duration(61), "1m01s");
+        assert_eq!(duration(3 * 3600 + 5), "3h00m05s");
+        assert_eq!(duration(2 * 86_400 + 3600), "2d01h00m");
+    }
 }
