@@ -224,3 +224,85 @@ impl Coordinator for CoordinatorService {
         Ok(Response::new(pb::ReportTelemetryResponse {}))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::Duration;
+
+    use super::*;
+
+    fn hello(worker: &str) -> pb::HelloRequest {
+        pb::HelloRequest {
+            protocol_version: rdapfleet_proto::PROTOCOL_VERSION,
+            worker_id: worker.into(),
+            hostname: "h".into(),
+            version: "v".into(),
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_busy_store_holds_callers_back_instead_of_queueing_their_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = rdapfleet_testkit::seed_file(dir.path(), &["8.8.8.0/24"], 64);
+        let mut config = crate::Config::new(&db);
+        config.security.insecure = true;
+        config.max_pending_writes = 1;
+        let server = crate::Server::open(config).await.unwrap();
+        let shared = server.shared().clone();
+
+        // Stall the store thread (a slow disk): a read that waits for a signal.
+        let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
+        let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+        let stalled = {
+            let shared = shared.clone();
+            tokio::spawn(async move {
+                shared
+                    .store
+                    .read(move |_| {
+                        let _ = started_tx.send(());
+                        let _ = release_rx.recv();
+                        Ok(())
+                    })
+                    .await
+            })
+        };
+        started_rx.await.unwrap();
+
+        // The first call takes the only permit and waits for its commit.
+        let first = {
+            let shared = shared.clone();
+            tokio::spawn(async move { shared.apply(|e, now| e.hello(hello("w1"), now)).await })
+        };
+        while shared.pending.available_permits() > 0 {
+            tokio::task::yield_now().await;
+        }
+        // The second waits for a permit: it does not touch the engine, and queues nothing.
+        let ran = Arc::new(AtomicBool::new(false));
+        let second = {
+            let (shared, ran) = (shared.clone(), ran.clone());
+            tokio::spawn(async move {
+                shared
+                    .apply(|e, now| {
+                        ran.store(true, Ordering::SeqCst);
+                        e.hello(hello("w2"), now)
+                    })
+                    .await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(
+            !ran.load(Ordering::SeqCst),
+            "the second call ran past the limit"
+        );
+        assert!(!second.is_finished() && !first.is_finished());
+
+        // The disk catches up: both finish, in order.
+        release_tx.send(()).unwrap();
+        stalled.await.unwrap().unwrap();
+        first.await.unwrap().unwrap();
+        second.await.unwrap().unwrap();
+        assert!(ran.load(Ordering::SeqCst));
+        assert_eq!(shared.pending.available_permits(), 1);
+    }
+}
