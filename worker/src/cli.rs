@@ -122,6 +122,15 @@ pub struct RunArgs {
     #[arg(long, env = "RDAPFLEET_TLS_CA")]
     pub tls_ca: Option<PathBuf>,
 
+    /// This worker's TLS client certificate (PEM), for a coordinator that requires client
+    /// certificates (`--tls-client-ca`); https only, needs --tls-key.
+    #[arg(long, env = "RDAPFLEET_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The private key (PEM) of --tls-cert.
+    #[arg(long, env = "RDAPFLEET_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
     /// Batches walked at once (each walk is sequential; enough of them keep every registry's
     /// budget busy). Capped by the coordinator's per-worker limit.
     #[arg(long, env = "RDAPFLEET_BATCHES", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1024))]

@@ -2,6 +2,9 @@
 //! the bearer token on every call, and patient retries. A worker never exits on a transient
 //! fault: an unreachable coordinator is retried with capped exponential backoff and jitter, and
 //! said so in the log; only answers that retrying cannot change are returned as errors.
+//!
+//! Over https the worker trusts the system roots plus an optional CA, and can present a client
+//! certificate ([`ClientIdentity`]) to a coordinator that requires mutual TLS.
 
 use std::time::Duration;
 
@@ -39,8 +42,60 @@ impl tonic::service::Interceptor for Auth {
 
 type Client = CoordinatorClient<InterceptedService<Channel, Auth>>;
 
-/// How to reach the coordinator.
-#[derive(Debug, Clone)]
+/// A TLS client certificate and its key (PEM), presented to a coordinator that requires
+/// client certificates. Its `Debug` does not print the key.
+#[derive(Clone)]
+pub struct ClientIdentity {
+    cert_pem: Vec<u8>,
+    key_pem: Vec<u8>,
+}
+
+impl std::fmt::Debug for ClientIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientIdentity")
+            .field("cert_pem_bytes", &self.cert_pem.len())
+            .field("key_pem", &"***")
+            .finish()
+    }
+}
+
+impl ClientIdentity {
+    /// A certificate chain and key in PEM; refused when either holds no PEM block of its kind.
+    pub fn from_pem(cert_pem: Vec<u8>, key_pem: Vec<u8>) -> Result<Self> {
+        let has = |pem: &[u8], what: &[u8]| pem.windows(what.len()).any(|w| w == what);
+        if !has(&cert_pem, b"-----BEGIN CERTIFICATE-----") {
+            return Err(Error::Input(
+                "the TLS client certificate holds no PEM certificate (-----BEGIN CERTIFICATE-----)"
+                    .into(),
+            ));
+        }
+        if !has(&key_pem, b"PRIVATE KEY-----") {
+            return Err(Error::Input(
+                "the TLS client key holds no PEM private key (-----BEGIN PRIVATE KEY-----)".into(),
+            ));
+        }
+        Ok(Self { cert_pem, key_pem })
+    }
+
+    /// Read `--tls-cert` and `--tls-key`; errors name the file.
+    pub fn load(cert: &std::path::Path, key: &std::path::Path) -> Result<Self> {
+        let read = |p: &std::path::Path, flag: &str| {
+            std::fs::read(p)
+                .map_err(|e| Error::Input(format!("cannot read {flag} {}: {e}", p.display())))
+        };
+        let (cert_pem, key_pem) = (read(cert, "--tls-cert")?, read(key, "--tls-key")?);
+        Self::from_pem(cert_pem, key_pem).map_err(|e| {
+            Error::Input(format!(
+                "--tls-cert {} / --tls-key {}: {e}",
+                cert.display(),
+                key.display()
+            ))
+        })
+    }
+}
+
+/// How to reach the coordinator. Its `Debug` does not print the token.
+#[derive(Clone)]
 pub struct SessionConfig {
     /// `http://host:port` or `https://host:port`.
     pub url: String,
@@ -56,6 +111,19 @@ pub struct SessionConfig {
     pub backoff: (Duration, Duration),
 }
 
+impl std::fmt::Debug for SessionConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionConfig")
+            .field("url", &self.url)
+            .field("token", &self.token.as_ref().map(|_| "***"))
+            .field("tls_ca_pem_bytes", &self.tls_ca_pem.as_ref().map(Vec::len))
+            .field("worker_id", &self.worker_id)
+            .field("hostname", &self.hostname)
+            .field("backoff", &self.backoff)
+            .finish()
+    }
+}
+
 /// A connection to the coordinator with retrying calls.
 #[derive(Clone)]
 pub struct Session {
@@ -69,6 +137,9 @@ pub fn is_transient(status: &Status) -> bool {
     matches!(
         status.code(),
         Code::Unavailable
+            // A connection closed under a call (a restarting coordinator, a refused TLS
+            // handshake): the worker never cancels calls itself.
+            | Code::Cancelled
             | Code::DeadlineExceeded
             | Code::Unknown
             | Code::ResourceExhausted
@@ -80,6 +151,23 @@ pub fn is_transient(status: &Status) -> bool {
 impl Session {
     /// Prepare a lazily connected channel (nothing is dialled until the first call).
     pub fn new(config: SessionConfig, shutdown: CancellationToken) -> Result<Self> {
+        Self::with_identity(config, None, shutdown)
+    }
+
+    /// [`Session::new`], presenting `identity` as the TLS client certificate (mutual TLS;
+    /// https URLs only).
+    pub fn with_identity(
+        config: SessionConfig,
+        identity: Option<ClientIdentity>,
+        shutdown: CancellationToken,
+    ) -> Result<Self> {
+        let https = config.url.starts_with("https://");
+        if identity.is_some() && !https {
+            return Err(Error::Config(format!(
+                "a TLS client certificate needs an https:// coordinator URL, not {:?}",
+                config.url
+            )));
+        }
         let mut endpoint = Endpoint::from_shared(config.url.clone())
             .map_err(|e| Error::Config(format!("invalid coordinator URL {:?}: {e}", config.url)))?
             .connect_timeout(Duration::from_secs(5))
@@ -87,10 +175,16 @@ impl Session {
             .tcp_nodelay(true)
             .http2_keep_alive_interval(Duration::from_secs(30))
             .keep_alive_while_idle(true);
-        if config.url.starts_with("https://") {
+        if https {
             let mut tls = tonic::transport::ClientTlsConfig::new().with_enabled_roots();
             if let Some(pem) = &config.tls_ca_pem {
                 tls = tls.ca_certificate(tonic::transport::Certificate::from_pem(pem));
+            }
+            if let Some(id) = &identity {
+                tls = tls.identity(tonic::transport::Identity::from_pem(
+                    &id.cert_pem,
+                    &id.key_pem,
+                ));
             }
             endpoint = endpoint
                 .tls_config(tls)
@@ -260,5 +354,68 @@ impl Session {
                 call: "report_telemetry",
                 status,
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(url: &str) -> SessionConfig {
+        SessionConfig {
+            url: url.into(),
+            token: Some("tok-secret-0123456789".into()),
+            tls_ca_pem: None,
+            worker_id: "w".into(),
+            hostname: "h".into(),
+            backoff: (Duration::from_millis(1), Duration::from_millis(2)),
+        }
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        let d = format!("{:?}", config("http://127.0.0.1:1"));
+        assert!(!d.contains("tok-secret"), "{d}");
+        let id = ClientIdentity::from_pem(
+            b"-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n".to_vec(),
+            b"-----BEGIN PRIVATE KEY-----\nc2VjcmV0\n-----END PRIVATE KEY-----\n".to_vec(),
+        )
+        .unwrap();
+        assert!(!format!("{id:?}").contains("c2VjcmV0"));
+    }
+
+    #[test]
+    fn client_identity_needs_pem_and_https() {
+        let e = ClientIdentity::from_pem(b"hello".to_vec(), b"x".to_vec()).unwrap_err();
+        assert!(e.to_string().contains("no PEM certificate"), "{e}");
+        let e = ClientIdentity::from_pem(
+            b"-----BEGIN CERTIFICATE-----\n".to_vec(),
+            b"-----BEGIN CERTIFICATE-----\n".to_vec(),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("no PEM private key"), "{e}");
+        let id = ClientIdentity::from_pem(
+            b"-----BEGIN CERTIFICATE-----\n".to_vec(),
+            b"-----BEGIN PRIVATE KEY-----\n".to_vec(),
+        )
+        .unwrap();
+        let e = Session::with_identity(
+            config("http://127.0.0.1:1"),
+            Some(id),
+            CancellationToken::new(),
+        )
+        .err()
+        .expect("refused");
+        assert!(e.to_string().contains("needs an https://"), "{e}");
+        let e = ClientIdentity::load(
+            std::path::Path::new("/nonexistent/c.pem"),
+            std::path::Path::new("/nonexistent/k.pem"),
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("cannot read --tls-cert /nonexistent/c.pem"),
+            "{e}"
+        );
     }
 }
