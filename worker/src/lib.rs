@@ -10,6 +10,7 @@
 //! - [`coverage`]: the range index of known networks, fed by the Redis log and own results.
 //! - [`session`]: the gRPC client to the coordinator (token, retries with backoff).
 //! - [`telemetry`]: per-period samples from the RDAP client's counters.
+//! - [`metrics`]: Prometheus metrics (`--metrics-listen`), sampled from the same counters.
 //! - [`spot`]: EC2 spot interruption notices (IMDSv2).
 //! - [`lookup`]: one polite lookup, printed as the normalized network or the whole outcome.
 //! - [`parse_file`]: the normalized network of a saved response.
@@ -22,6 +23,7 @@ pub mod coverage;
 pub mod error;
 pub mod logging;
 pub mod lookup;
+pub mod metrics;
 pub mod parse_file;
 pub mod refresh;
 pub mod run;

@@ -142,6 +142,10 @@ pub async fn run(config: RunConfig, shutdown: CancellationToken) -> Result<RunSu
     };
 
     let held: HeldMap = Arc::new(Mutex::new(HashMap::new()));
+    crate::metrics::watch_run(&stats, &coverage, {
+        let held = held.clone();
+        move || lock(&held).len()
+    });
     let tracker = TaskTracker::new();
     let freed = Arc::new(Notify::new());
     let summary = Arc::new(Mutex::new(RunSummary::default()));

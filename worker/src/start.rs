@@ -106,6 +106,9 @@ pub async fn start(args: &RunArgs) -> Result<Done> {
     let shutdown = CancellationToken::new();
     let drain = CancellationToken::new();
     let config = config_from_args(args, drain.clone()).await?;
+    if let Some(addr) = args.metrics_listen {
+        crate::metrics::start(addr, config.rdap.clone())?;
+    }
     {
         let shutdown = shutdown.clone();
         tokio::spawn(async move {
