@@ -18,7 +18,7 @@ use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
 
 use crate::coverage::{self, Coverage, SkipPolicy, TailConfig, TailState};
-use crate::session::{Session, SessionConfig};
+use crate::session::{ClientIdentity, Session, SessionConfig};
 use crate::telemetry::Stats;
 use crate::walk::{WalkContext, WalkEnd, walk};
 use crate::{Error, Result};
@@ -27,6 +27,8 @@ use crate::{Error, Result};
 pub struct RunConfig {
     /// How to reach the coordinator.
     pub session: SessionConfig,
+    /// TLS client certificate for mutual TLS (https coordinators only).
+    pub identity: Option<ClientIdentity>,
     /// The local Redis replica holding the coverage log (None: no replication).
     pub redis_url: Option<String>,
     /// The RDAP client (bootstrap, rates, timeouts already applied).
@@ -79,7 +81,7 @@ pub async fn run(config: RunConfig, shutdown: CancellationToken) -> Result<RunSu
             stop.cancel();
         });
     }
-    let session = Session::new(config.session, stop.clone())?;
+    let session = Session::with_identity(config.session, config.identity, stop.clone())?;
     let hello = match session.hello(env!("CARGO_PKG_VERSION")).await {
         Ok(h) => h,
         Err(Error::ShuttingDown) => return Ok(RunSummary::default()),

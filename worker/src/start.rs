@@ -13,7 +13,7 @@ use crate::coverage::SkipPolicy;
 use crate::error::{Error, Result};
 use crate::lookup::{Done, client_config, load_bootstrap};
 use crate::run::{RunConfig, run};
-use crate::session::SessionConfig;
+use crate::session::{ClientIdentity, SessionConfig};
 
 fn read_secret(path: &std::path::Path, what: &str) -> Result<Vec<u8>> {
     std::fs::read(path)
@@ -81,7 +81,17 @@ pub async fn config_from_args(args: &RunArgs, drain: CancellationToken) -> Resul
         .worker_id
         .clone()
         .unwrap_or_else(|| format!("{hostname}-{}", std::process::id()));
+    let identity = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(ClientIdentity::load(cert, key)?),
+        (None, None) => None,
+        _ => {
+            return Err(Error::Input(
+                "--tls-cert and --tls-key go together (a client certificate and its key)".into(),
+            ));
+        }
+    };
     Ok(RunConfig {
+        identity,
         session: SessionConfig {
             url: args.coordinator.clone(),
             token,
