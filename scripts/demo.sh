@@ -3,7 +3,7 @@
 #
 # Installs what is missing (redis-server, jq, curl: apt-get as root, else sudo), builds the
 # binaries, starts a Redis master and a read replica, the RDAP simulator on four /8s of the
-# real world (one per registry but ARIN, whose block inside RIPE's 2/8 is reached by
+# real world (RIPE NCC, APNIC, AFRINIC, LACNIC; ARIN's blocks inside APNIC's 1/8 are reached by
 # redirect), a lattice2016 seed file restricted to them, the coordinator with a fresh token,
 # and four workers, each sending its RDAP queries from its own loopback address (the
 # registries' limits are per client address). Shows the crawl's progress on one line, prints
@@ -16,9 +16,10 @@ REPO_ROOT=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=scripts/lib/cluster.sh
 . "$REPO_ROOT/scripts/lib/cluster.sh"
 
-# The slice: RIPE NCC's 2/8 (holds ARIN's 2.57.164.0/22: a redirect), APNIC's 1/8, AFRINIC's
-# 41/8 (unallocated gaps: 404s) and LACNIC's 191/8. About 90,000 seed addresses, 1,800
-# networks, 2,900 RDAP requests.
+# The slice: RIPE NCC's 2/8, APNIC's 1/8 (with 14 ARIN blocks, e.g. 1.178.8.0/21: the lattice
+# reaches them through redirects, as it does APNIC blocks in 2/8 and 191/8), AFRINIC's 41/8
+# (unallocated gaps: one 404 per seed there) and LACNIC's 191/8. 90,112 seed addresses, about
+# 1,800 networks, 2,600 RDAP requests; AFRINIC's budget bounds the crawl at about 41 s.
 SLICES=(2.0.0.0/8 1.0.0.0/8 41.0.0.0/8 191.0.0.0/8)
 # Limits per client address in the simulator (REGISTRY=N/UNIT), and a little lower in the
 # workers: a polite crawler stays under the limit, so the registries never answer 429. The
@@ -32,8 +33,8 @@ Usage: $PROG [--release] [--no-build] [--workers N] [--timeout SECONDS] [--keep 
 
 A demo crawl of a slice of the IPv4 world on loopback: Redis master + replica, rdapfleet-sim
 (${SLICES[*]}), the coordinator and N workers (each from its own 127.0.0.X
-address), with live progress and a coverage/telemetry summary. Everything it starts is
-stopped when it ends, also on Ctrl-C. Typically 1-2 minutes once built.
+address), with live progress and a telemetry/coverage summary. Everything it starts is
+stopped when it ends, also on Ctrl-C. About one minute once built.
 
 Options:
   --release          build and run release binaries (default: debug, quicker to build)
@@ -130,9 +131,9 @@ RF_SIM_ADDR=$RF_ADDR
 echo "rdapfleet-sim on $RF_SIM_ADDR: ${SLICES[*]}; limits per client address: ${SIM_RATES[*]}"
 
 RF_DB="$RF_DIR/crawl.sqlite"
-# 100-address batches (not the default 1,000): this slice is small, and small batches keep
+# 50-address batches (not the default 1,000): this slice is small, and small batches keep
 # every worker busy until the end (see BENCHMARKS.md, crawl efficiency).
-seed_args=(generate --out "$RF_DB" --strategy lattice2016 --batch-size 100 --quiet)
+seed_args=(generate --out "$RF_DB" --strategy lattice2016 --batch-size 50 --quiet)
 for s in "${SLICES[@]}"; do seed_args+=(--include "$s"); done
 "$RF_BIN/rdapfleet-seed" "${seed_args[@]}" || rf_die "rdapfleet-seed generate failed"
 seeds=$(rf_status | jq -r '.seed_ips')
@@ -158,7 +159,7 @@ for ((i = 0; i < workers; i++)); do
   src="127.0.0.$((i + 2))"
   args=(run --coordinator "http://$coord_addr" --token-file "$token_file"
     --bootstrap "$RF_DIR/bootstrap.json" --worker-id "demo-worker-$((i + 1))"
-    --bind-address "$src" --batches 4 --telemetry-interval 5s)
+    --bind-address "$src" --batches 16 --telemetry-interval 5s)
   for r in "${WORKER_RATES[@]}"; do args+=(--rate "$r"); done
   RDAPFLEET_REDIS="redis://:$RF_REDIS_PASSWORD@127.0.0.1:$replica_port" \
     rf_spawn "$RF_STAGE_WORKER" "worker-$((i + 1))" "$RF_BIN/rdapfleet-worker" "${args[@]}"
@@ -269,6 +270,6 @@ echo "seed addresses without an outcome: $lost; failed: $failed"
 step "done"
 echo "crawl database: $run_dir/crawl.sqlite (logs beside it). Explore it, e.g.:"
 echo "  $RF_BIN/rdapfleet-coordinator export --db $run_dir/crawl.sqlite --networks --out - | head -3"
-echo "  $RF_BIN/rdapfleet-coordinator lookup --db $run_dir/crawl.sqlite 2.57.164.9 41.0.0.1"
+echo "  $RF_BIN/rdapfleet-coordinator lookup --db $run_dir/crawl.sqlite 1.178.12.1 41.0.0.1"
 echo "stopping the coordinator, the simulator and Redis"
 [[ $lost -eq 0 ]] || rf_die "$lost seed addresses have no outcome"

@@ -1,7 +1,9 @@
 //! Circuit breaker, one per registry: after `failure_threshold` consecutive failures (5xx,
 //! timeouts, connection errors) the registry is left alone for `cool_down`; then a single probe
 //! request is let through (half-open). Its success closes the circuit, its failure opens it for
-//! another cool-down. While open (or while the probe is in flight) requests are refused at once,
+//! twice the last cool-down, up to `max_cool_down` (a registry down for 30 s costs a few probes
+//! and is back in use seconds after it returns; one down for hours gets a probe a minute).
+//! While open (or while the probe is in flight) requests are refused at once,
 //! so a worker moves on to other registries instead of hammering one that is down.
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -14,15 +16,18 @@ use tokio::time::Instant;
 pub struct BreakerConfig {
     /// Consecutive failures that open the circuit (>= 1).
     pub failure_threshold: u32,
-    /// How long an open circuit refuses requests before probing.
+    /// How long a circuit that just opened refuses requests before probing.
     pub cool_down: Duration,
+    /// The longest cool-down: each failed probe doubles it up to this.
+    pub max_cool_down: Duration,
 }
 
 impl Default for BreakerConfig {
     fn default() -> Self {
         BreakerConfig {
             failure_threshold: 5,
-            cool_down: Duration::from_secs(60),
+            cool_down: Duration::from_secs(5),
+            max_cool_down: Duration::from_secs(60),
         }
     }
 }
@@ -51,7 +56,14 @@ pub enum BreakerState {
 #[derive(Debug)]
 pub struct Breaker {
     config: BreakerConfig,
-    state: Mutex<BreakerState>,
+    inner: Mutex<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    state: BreakerState,
+    /// The cool-down of the next opening from half-open (doubles per failed probe).
+    next_cool_down: Duration,
 }
 
 /// Permission to send one request; report its result with [`Permit::success`] or
@@ -70,24 +82,28 @@ impl Breaker {
         Arc::new(Breaker {
             config: BreakerConfig {
                 failure_threshold: config.failure_threshold.max(1),
+                max_cool_down: config.max_cool_down.max(config.cool_down),
                 ..config
             },
-            state: Mutex::new(BreakerState::Closed { failures: 0 }),
+            inner: Mutex::new(Inner {
+                state: BreakerState::Closed { failures: 0 },
+                next_cool_down: config.cool_down,
+            }),
         })
     }
 
-    fn lock(&self) -> MutexGuard<'_, BreakerState> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The current state.
     pub fn state(&self) -> BreakerState {
-        *self.lock()
+        self.lock().state
     }
 
     /// How long the circuit stays open, when it is open now (a peek: admits nothing).
     pub fn open_for(&self) -> Option<Duration> {
-        match *self.lock() {
+        match self.lock().state {
             BreakerState::Open { until } => {
                 let now = Instant::now();
                 (now < until).then(|| until - now)
@@ -100,11 +116,11 @@ impl Breaker {
     pub fn admit(self: &Arc<Self>) -> Result<Permit, Duration> {
         let now = Instant::now();
         let mut s = self.lock();
-        let probe = match *s {
+        let probe = match s.state {
             BreakerState::Closed { .. } => false,
             BreakerState::Open { until } if now < until => return Err(until - now),
             BreakerState::Open { .. } | BreakerState::HalfOpen { probing: false } => {
-                *s = BreakerState::HalfOpen { probing: true };
+                s.state = BreakerState::HalfOpen { probing: true };
                 true
             }
             // Another request is the probe; ask again after a short while.
@@ -127,7 +143,10 @@ impl Permit {
     /// The server answered: close the circuit.
     pub fn success(mut self) {
         self.reported = true;
-        *self.breaker.lock() = BreakerState::Closed { failures: 0 };
+        let b = &self.breaker;
+        let mut s = b.lock();
+        s.state = BreakerState::Closed { failures: 0 };
+        s.next_cool_down = b.config.cool_down;
     }
 
     /// The server failed (5xx, timeout, connection error).
@@ -135,24 +154,34 @@ impl Permit {
         self.reported = true;
         let b = &self.breaker;
         let mut s = b.lock();
-        let open = BreakerState::Open {
-            until: Instant::now() + b.config.cool_down,
-        };
-        *s = match *s {
-            _ if self.probe => open,
-            BreakerState::Closed { failures } if failures + 1 >= b.config.failure_threshold => open,
-            BreakerState::Closed { failures } => BreakerState::Closed {
-                failures: failures + 1,
-            },
+        let cool_down = match s.state {
+            // A failed probe: the registry is still down; wait longer before the next one.
+            _ if self.probe => {
+                let cool_down = s.next_cool_down;
+                s.next_cool_down = (cool_down * 2).min(b.config.max_cool_down);
+                cool_down
+            }
+            BreakerState::Closed { failures } if failures + 1 >= b.config.failure_threshold => {
+                s.next_cool_down = (b.config.cool_down * 2).min(b.config.max_cool_down);
+                b.config.cool_down
+            }
+            BreakerState::Closed { failures } => {
+                s.state = BreakerState::Closed {
+                    failures: failures + 1,
+                };
+                return;
+            }
             // Opened meanwhile by concurrent failures: leave it.
-            other => other,
+            _ => return,
         };
-        if matches!(*s, BreakerState::Open { .. }) {
-            tracing::warn!(
-                cool_down_s = b.config.cool_down.as_secs_f64(),
-                "circuit opened after repeated failures"
-            );
-        }
+        s.state = BreakerState::Open {
+            until: Instant::now() + cool_down,
+        };
+        tracing::warn!(
+            cool_down_s = cool_down.as_secs_f64(),
+            probe = self.probe,
+            "circuit opened after repeated failures"
+        );
     }
 }
 
@@ -160,8 +189,8 @@ impl Drop for Permit {
     fn drop(&mut self) {
         if self.probe && !self.reported {
             let mut s = self.breaker.lock();
-            if *s == (BreakerState::HalfOpen { probing: true }) {
-                *s = BreakerState::HalfOpen { probing: false };
+            if s.state == (BreakerState::HalfOpen { probing: true }) {
+                s.state = BreakerState::HalfOpen { probing: false };
             }
         }
     }
@@ -175,7 +204,31 @@ mod tests {
         Breaker::new(BreakerConfig {
             failure_threshold: 3,
             cool_down: Duration::from_secs(60),
+            max_cool_down: Duration::from_secs(60),
         })
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn each_failed_probe_doubles_the_cool_down_up_to_the_cap() {
+        let b = Breaker::new(BreakerConfig::default());
+        for _ in 0..5 {
+            b.admit().unwrap().failure();
+        }
+        let mut waits = Vec::new();
+        for _ in 0..6 {
+            let wait = b.open_for().expect("open");
+            waits.push(wait.as_secs());
+            tokio::time::advance(wait).await;
+            b.admit().unwrap().failure();
+        }
+        assert_eq!(waits, [5, 10, 20, 40, 60, 60]);
+        // Back up: closed, and the next opening starts from the first cool-down again.
+        tokio::time::advance(b.open_for().unwrap()).await;
+        b.admit().unwrap().success();
+        for _ in 0..5 {
+            b.admit().unwrap().failure();
+        }
+        assert_eq!(b.open_for(), Some(Duration::from_secs(5)));
     }
 
     #[tokio::test(start_paused = true)]

@@ -52,7 +52,7 @@ pub struct ClientConfig {
     pub timeout: Option<Duration>,
     /// How long an idle pooled connection is kept (`None`: forever).
     pub pool_idle_timeout: Option<Duration>,
-    /// Largest body accepted; larger answers fail (not retryable).
+    /// Largest body accepted; larger answers fail at once (retryable later, by the caller).
     pub max_body_bytes: usize,
     /// Redirects followed per attempt.
     pub max_redirects: u32,
@@ -432,6 +432,13 @@ impl RdapClient {
                 registry,
             }))
         };
+        let failed_later = |reason: String| {
+            Step::End(Attempt::Done(LookupOutcome::Failed {
+                reason,
+                retryable: true,
+                registry,
+            }))
+        };
         let retry = |reason: String, backoff: bool| {
             Step::End(Attempt::Retry {
                 reason,
@@ -524,7 +531,9 @@ impl RdapClient {
             Err(BodyError::TooLarge) => {
                 permit.success();
                 gate.counters.record_latency(sent.elapsed());
-                return failed(format!(
+                // Not asked again now (a registry that sends one such answer likely sends it
+                // again), but retryable: the coordinator asks later, within its budget.
+                return failed_later(format!(
                     "{url}: body larger than {} bytes",
                     cfg.max_body_bytes
                 ));
@@ -578,6 +587,11 @@ impl RdapClient {
             Err(ParseError::NotFound { .. }) => {
                 gate.consecutive_429.store(0, Ordering::Relaxed);
                 not_found()
+            }
+            Err(e @ ParseError::Truncated(_)) => {
+                // A cut transfer says nothing about the address: ask again later.
+                gate.consecutive_429.store(0, Ordering::Relaxed);
+                failed_later(format!("{url}: {e}{content_type}"))
             }
             Err(e) => {
                 gate.consecutive_429.store(0, Ordering::Relaxed);

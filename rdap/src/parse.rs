@@ -7,7 +7,8 @@
 //! Error bodies (RFC 9083 §6, `errorCode` as a number or a string): 404/410 become
 //! [`ParseError::NotFound`], 429 and LACNIC's JSON "Rate Limit Notice" become
 //! [`ParseError::RateLimited`], any other error code is [`ParseError::NotANetwork`] with the code
-//! and title as the reason. HTML pages, truncated or invalid JSON are [`ParseError::Malformed`].
+//! and title as the reason. HTML pages and invalid JSON are [`ParseError::Malformed`], JSON that
+//! ends early [`ParseError::Truncated`].
 
 use std::net::IpAddr;
 
@@ -42,6 +43,9 @@ pub enum ParseError {
     /// Not a usable RDAP JSON answer (HTML, truncated or invalid JSON, impossible range, ...).
     #[error("malformed RDAP response: {0}")]
     Malformed(String),
+    /// JSON that ends early: a cut transfer, not the registry's data. Worth asking again later.
+    #[error("malformed RDAP response: truncated JSON: {0}")]
+    Truncated(String),
     /// Valid RDAP JSON that is not an ip network (another object class, another error code,
     /// a search result, ...).
     #[error("not an RDAP ip network: {0}")]
@@ -166,12 +170,10 @@ pub fn parse(body: &[u8]) -> Result<Network, ParseError> {
             );
         }
     }
-    let raw: Raw = serde_json::from_slice(body).map_err(|e| {
-        ParseError::Malformed(match e.classify() {
-            serde_json::error::Category::Eof => format!("truncated JSON: {e}"),
-            serde_json::error::Category::Syntax => format!("invalid JSON: {e}"),
-            _ => format!("unexpected JSON: {e}"),
-        })
+    let raw: Raw = serde_json::from_slice(body).map_err(|e| match e.classify() {
+        serde_json::error::Category::Eof => ParseError::Truncated(e.to_string()),
+        serde_json::error::Category::Syntax => ParseError::Malformed(format!("invalid JSON: {e}")),
+        _ => ParseError::Malformed(format!("unexpected JSON: {e}")),
     })?;
     from_raw(raw)
 }
@@ -584,6 +586,7 @@ mod tests {
         for (body, why) in cases {
             match parse(body) {
                 Err(ParseError::Malformed(m)) => assert!(m.contains(why), "{m}"),
+                Err(e @ ParseError::Truncated(_)) => assert_eq!(why, "truncated", "{e}"),
                 other => panic!("{:?}: {other:?}", String::from_utf8_lossy(body)),
             }
         }

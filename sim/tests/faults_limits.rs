@@ -232,7 +232,7 @@ async fn slow_truncated_and_oversized_answers() {
     assert_eq!(r.status(), 200);
     let body = r.bytes().await.unwrap();
     assert!(serde_json::from_slice::<serde_json::Value>(&body).is_err());
-    assert!(matches!(parse(&body), Err(ParseError::Malformed(_))));
+    assert!(matches!(parse(&body), Err(ParseError::Truncated(_))));
 
     let r = http
         .get(sim.url(Registry::Apnic, "1.1.1.1"))

@@ -249,6 +249,24 @@ impl TestCluster {
         self.workers[i] = Some(ChildProcess::start("rdapfleet-worker", &args));
     }
 
+    /// Start one more worker (a replacement spot instance with a new identity,
+    /// `worker-<index>`); returns its index.
+    pub fn add_worker(&mut self) -> usize {
+        self.workers.push(None);
+        let i = self.workers.len() - 1;
+        self.start_worker(i);
+        i
+    }
+
+    /// How many workers are running (a worker that exited, say on a bad flag, is not).
+    pub fn workers_running(&mut self) -> usize {
+        self.workers
+            .iter_mut()
+            .flatten()
+            .map(|w| usize::from(w.is_running()))
+            .sum()
+    }
+
     /// SIGKILL worker `i` (a lost spot instance).
     pub fn kill_worker(&mut self, i: usize) {
         if let Some(mut w) = self.workers[i].take() {
@@ -263,6 +281,63 @@ impl TestCluster {
         let status = w.wait_exit(timeout);
         self.workers[i] = Some(w);
         status.and_then(|s| s.code())
+    }
+
+    /// How the master was started (and is restarted).
+    fn master_options(&self) -> RedisOptions {
+        RedisOptions {
+            password: self.options.redis_password.clone(),
+            ..Default::default()
+        }
+    }
+
+    /// How the replicas were started (and are restarted).
+    fn replica_options(&self) -> RedisOptions {
+        RedisOptions {
+            replica_of: Some(self.master.port()),
+            password: self.options.redis_password.clone(),
+            master_password: self.options.redis_password.clone(),
+        }
+    }
+
+    /// SIGKILL Redis replica `i` (the worker tailing it loses its coverage log).
+    pub fn stop_replica(&mut self, i: usize) {
+        self.replicas[i].kill();
+    }
+
+    /// Start Redis replica `i` again on its port, empty; returns once it has linked to the
+    /// master (and so holds the master's data again).
+    pub fn restart_replica(&mut self, i: usize) {
+        let options = self.replica_options();
+        self.replicas[i].restart(options);
+    }
+
+    /// SIGKILL the Redis master (the coordinator's coverage publisher loses it).
+    pub fn stop_master(&mut self) {
+        self.master.kill();
+    }
+
+    /// Start the Redis master again on its port, empty (no persistence, as after a crash);
+    /// returns once every running replica has linked to it again.
+    pub fn restart_master(&mut self) {
+        let options = self.master_options();
+        self.master.restart(options);
+        for replica in &mut self.replicas {
+            if !replica.is_running() {
+                continue;
+            }
+            let linked = wait_until(Duration::from_secs(30), || {
+                replica
+                    .command(&["INFO", "replication"])
+                    .is_ok_and(|r| r.text().contains("master_link_status:up"))
+            });
+            assert!(
+                linked,
+                "replica on port {} did not link to the restarted master\n{}",
+                replica.port(),
+                replica.process().log_tail(30)
+            );
+        }
     }
 
     /// `rdapfleet-coordinator status --json`.

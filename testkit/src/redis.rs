@@ -104,6 +104,27 @@ fn read_reply(r: &mut impl BufRead) -> std::io::Result<Reply> {
     })
 }
 
+/// The `redis-server` command line for `port`, data in `dir`, per `options`.
+fn redis_command(port: u16, dir: &std::path::Path, options: &RedisOptions) -> Command {
+    let mut cmd = Command::new(REDIS_SERVER);
+    cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .arg("--dir")
+        .arg(dir)
+        .args(["--save", "", "--appendonly", "no"])
+        .args(["--repl-diskless-sync-delay", "0"])
+        .args(["--daemonize", "no", "--logfile", ""]);
+    if let Some(p) = &options.password {
+        cmd.args(["--requirepass", p]);
+    }
+    if let Some(p) = &options.master_password {
+        cmd.args(["--masterauth", p]);
+    }
+    if let Some(master) = options.replica_of {
+        cmd.args(["--replicaof", "127.0.0.1", &master.to_string()]);
+    }
+    cmd
+}
+
 impl RedisServer {
     /// A master without password.
     pub fn start() -> Self {
@@ -120,23 +141,8 @@ impl RedisServer {
                 .prefix("rdapfleet-redis-")
                 .tempdir()
                 .expect("temp dir for redis-server");
-            let mut cmd = Command::new(REDIS_SERVER);
-            cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-                .arg("--dir")
-                .arg(dir.path())
-                .args(["--save", "", "--appendonly", "no"])
-                .args(["--repl-diskless-sync-delay", "0"])
-                .args(["--daemonize", "no", "--logfile", ""]);
-            if let Some(p) = &options.password {
-                cmd.args(["--requirepass", p]);
-            }
-            if let Some(p) = &options.master_password {
-                cmd.args(["--masterauth", p]);
-            }
-            if let Some(master) = options.replica_of {
-                cmd.args(["--replicaof", "127.0.0.1", &master.to_string()]);
-            }
-            let child = ChildProcess::spawn("redis-server", cmd);
+            let child =
+                ChildProcess::spawn("redis-server", redis_command(port, dir.path(), &options));
             let mut server = RedisServer {
                 child,
                 port,
@@ -213,6 +219,51 @@ impl RedisServer {
     /// SIGKILL the server and reap it.
     pub fn kill(&mut self) {
         self.child.kill();
+    }
+
+    /// Whether the server process is running.
+    pub fn is_running(&mut self) -> bool {
+        self.child.is_running()
+    }
+
+    /// Start the server again on the same port with `options` (SIGKILLing it first if it
+    /// still runs), empty, as after a crash without persistence. Waits until it answers PING
+    /// and, when `options.replica_of` is set, until its link to the master is up (a replica
+    /// needs a running master for that). Panics with the log tail when it does not come up.
+    pub fn restart(&mut self, options: RedisOptions) {
+        self.child.kill();
+        let dir = tempfile::Builder::new()
+            .prefix("rdapfleet-redis-")
+            .tempdir()
+            .expect("temp dir for redis-server");
+        self.child = ChildProcess::spawn(
+            "redis-server",
+            redis_command(self.port, dir.path(), &options),
+        );
+        self._dir = Some(dir);
+        self.password = options.password.clone();
+        let up = wait_until(Duration::from_secs(10), || {
+            self.command(&["PING"])
+                .is_ok_and(|r| r == Reply::Status("PONG".into()))
+                || !self.child.is_running()
+        }) && self.child.is_running();
+        assert!(
+            up,
+            "redis-server did not restart on port {}\n{}",
+            self.port,
+            self.child.log_tail(30)
+        );
+        if options.replica_of.is_some() {
+            let linked = wait_until(Duration::from_secs(20), || {
+                self.command(&["INFO", "replication"])
+                    .is_ok_and(|r| r.text().contains("master_link_status:up"))
+            });
+            assert!(
+                linked,
+                "restarted redis replica never linked to its master\n{}",
+                self.child.log_tail(30)
+            );
+        }
     }
 }
 

@@ -244,6 +244,17 @@ impl Engine {
                     self.undone += 1;
                     match (batch.lease_id, batch.worker_id.clone(), batch.expires_at_ms) {
                         (Some(lease_id), Some(worker), Some(expires)) => {
+                            // While the coordinator was down its workers could not
+                            // heartbeat: give each restored lease at least a full TTL from
+                            // now. Kept as stored, a lease with less time left than the
+                            // outage lasted expired at the first reaper pass, before its
+                            // holder (still walking it) could renew it; its batch was walked
+                            // again and the expiry counted toward --max-lease-attempts (the
+                            // fault suite saw 5 such expiries after a 5 s outage, 6 s TTL).
+                            // A holder that died meanwhile is noticed one TTL after restart.
+                            let expires =
+                                expires.max(now.saturating_add(ms(self.config.lease_ttl)));
+                            batch.expires_at_ms = Some(expires);
                             // What exactly was handed out is not stored: accept outcomes
                             // for any IP of the batch (settled ones count as duplicates).
                             let ips = batch.ips.clone();

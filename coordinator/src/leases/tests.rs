@@ -625,7 +625,7 @@ async fn restored_leases_expire_and_are_reissued() {
     let clock = Clock::new();
     let mut l = loaded(3, 2);
     // Batch 0 was leased to "a" when the coordinator died (1001 already reported); its lease
-    // runs 5 more seconds. Batch 2 was leased too, with nothing reported.
+    // ran 5 more seconds. Batch 2 was leased too, with nothing reported.
     for (b, lease) in [(0usize, 40u64), (2, 41)] {
         l.batches[b].row.status = BatchStatus::Leased;
         l.batches[b].row.lease_id = Some(lease);
@@ -650,7 +650,15 @@ async fn restored_leases_expire_and_are_reissued() {
         .report("a", 40, vec![not_found(1000), not_found(1001)], now)
         .unwrap();
     assert_eq!((c.accepted, c.duplicates), (1, 1));
+    // A restored lease lives a full TTL from the restart (its holder could not heartbeat
+    // while the coordinator was down), not just what it had left.
     advance(Duration::from_secs(5)).await;
+    assert_eq!(
+        engine.reap(clock.now_ms()).0,
+        0,
+        "restored leases get a grace TTL"
+    );
+    advance(TTL - Duration::from_secs(5)).await;
     assert_eq!(engine.reap(clock.now_ms()).0, 2);
     engine
         .hello(

@@ -3,9 +3,11 @@
 //! `unknown`.
 //!
 //! Each network's answer is rendered once, when the table is built, into one contiguous arena
-//! (text or JSON, whichever was asked for), so answering a line from stdin (a traffic log)
-//! costs a parse in place, one index lookup and two copies into the output buffer: no
-//! allocation per line.
+//! (text or JSON, whichever was asked for; each answer after its length, and the index's
+//! payload is its offset), so answering a line from stdin (a traffic log) costs a parse in
+//! place, one index lookup and a copy into the output buffer: no allocation per line. Lines are
+//! answered in groups of [`GROUP`]: a group's addresses are parsed, then looked up, then
+//! written, so the memory accesses of neighbouring lookups overlap instead of queueing.
 //!
 //! Text answer: `ADDR\tSTART-END\tHANDLE\tHOLDER\tCC\tABUSE\tRIR` (`-` for a missing field,
 //! abuse e-mails comma-separated), or `ADDR\tunknown`. JSON answer:
@@ -51,13 +53,16 @@ pub struct Answer {
 
 /// The crawled networks, ready to answer.
 pub struct LookupTable {
-    index: RangeIndex<u32>,
+    /// Payload: the offset of the network's answer in `arena`.
+    index: RangeIndex<u64>,
     format: Format,
-    /// Every network's rendered answer tail, back to back.
+    /// Every network's rendered answer tail, back to back, each after its length (u32 LE).
     arena: Vec<u8>,
-    /// `arena[offsets[i]..offsets[i + 1]]` is network `i`'s answer.
-    offsets: Vec<usize>,
+    networks: usize,
 }
+
+/// Addresses parsed before they are looked up and written together.
+pub const GROUP: usize = 64;
 
 /// What a batch of lookups did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -115,7 +120,7 @@ impl LookupTable {
 
     /// Networks loaded.
     pub fn len(&self) -> usize {
-        self.offsets.len().saturating_sub(1)
+        self.networks
     }
 
     /// Whether no network is known.
@@ -125,37 +130,57 @@ impl LookupTable {
 
     /// The most specific known network containing `ip` and its rendered answer tail.
     pub fn get(&self, ip: u32) -> Option<(Range, &[u8])> {
-        self.index.get(ip).map(|(r, &i)| {
-            (
-                r,
-                &self.arena[self.offsets[i as usize]..self.offsets[i as usize + 1]],
-            )
-        })
+        self.index.get(ip).map(|(r, &off)| (r, self.tail(off)))
+    }
+
+    /// The answer stored at `off` (after its length).
+    fn tail(&self, off: u64) -> &[u8] {
+        let off = off as usize;
+        let mut len = [0u8; 4];
+        len.copy_from_slice(&self.arena[off..off + 4]);
+        &self.arena[off + 4..off + 4 + u32::from_le_bytes(len) as usize]
     }
 
     /// Write the answer line for `ip`; returns whether a known network contains it.
     pub fn write_answer(&self, out: &mut impl Write, ip: u32) -> std::io::Result<bool> {
-        let hit = self.get(ip);
+        let hit = self.get(ip).map(|(_, t)| t);
+        self.write_hit(out, ip, hit)?;
+        Ok(hit.is_some())
+    }
+
+    fn write_hit(&self, out: &mut impl Write, ip: u32, hit: Option<&[u8]>) -> std::io::Result<()> {
         match self.format {
             Format::Json => {
                 out.write_all(b"{\"ip\":\"")?;
                 write_ip(out, ip)?;
                 out.write_all(b"\",\"network\":")?;
-                match hit {
-                    Some((_, tail)) => out.write_all(tail)?,
-                    None => out.write_all(b"null")?,
-                }
-                out.write_all(b"}\n")?;
+                out.write_all(hit.unwrap_or(b"null"))?;
+                out.write_all(b"}\n")
             }
             Format::Text => {
                 write_ip(out, ip)?;
-                match hit {
-                    Some((_, tail)) => out.write_all(tail)?,
-                    None => out.write_all(b"\tunknown\n")?,
-                }
+                out.write_all(hit.unwrap_or(b"\tunknown\n"))
             }
         }
-        Ok(hit.is_some())
+    }
+
+    /// Look up a group of parsed addresses, then write their answers in order.
+    fn flush_group(
+        &self,
+        ips: &[u32],
+        c: &mut LookupCounts,
+        out: &mut impl Write,
+    ) -> std::io::Result<()> {
+        let mut hits: [Option<&[u8]>; GROUP] = [None; GROUP];
+        for (h, &ip) in hits.iter_mut().zip(ips) {
+            *h = self.get(ip).map(|(_, t)| t);
+        }
+        for (&ip, hit) in ips.iter().zip(hits) {
+            c.answered += 1;
+            c.known += u64::from(hit.is_some());
+            self.write_hit(out, ip, hit)?;
+        }
+        Ok(())
     }
 
     /// Answer addresses given as arguments; invalid ones are reported on `errors` (with
@@ -199,6 +224,8 @@ impl LookupTable {
         // Inside a line longer than MAX_LINE: skip to its end.
         let mut skipping = false;
         let mut eof = false;
+        let mut group = [0u32; GROUP];
+        let mut queued = 0;
         loop {
             // Answer every complete line in buf[start..end].
             while let Some(nl) = buf[start..end].iter().position(|&b| b == b'\n') {
@@ -208,16 +235,27 @@ impl LookupTable {
                 if std::mem::take(&mut skipping) {
                     continue;
                 }
-                self.answer_line(line, line_no, &mut c, out, errors)?;
+                if let Some(ip) = self.parse_line(line, line_no, &mut c, errors)? {
+                    group[queued] = ip;
+                    queued += 1;
+                    if queued == GROUP {
+                        self.flush_group(&group, &mut c, out)?;
+                        queued = 0;
+                    }
+                }
             }
             if eof {
                 if start < end {
                     line_no += 1;
-                    if !skipping {
-                        let line = &buf[start..end];
-                        self.answer_line(line, line_no, &mut c, out, errors)?;
+                    if !skipping
+                        && let Some(ip) =
+                            self.parse_line(&buf[start..end], line_no, &mut c, errors)?
+                    {
+                        group[queued] = ip;
+                        queued += 1;
                     }
                 }
+                self.flush_group(&group[..queued], &mut c, out)?;
                 return Ok(c);
             }
             // Keep the partial line, read more behind it.
@@ -246,29 +284,24 @@ impl LookupTable {
         }
     }
 
-    fn answer_line(
+    /// The address on `line`, or `None` for a blank line or an invalid one (reported).
+    fn parse_line(
         &self,
         line: &[u8],
         line_no: u64,
         c: &mut LookupCounts,
-        out: &mut impl Write,
         errors: &mut impl Write,
-    ) -> std::io::Result<()> {
+    ) -> std::io::Result<Option<u32>> {
         let t = trim(line);
         if t.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
-        match parse_ipv4(t) {
-            Some(ip) => {
-                c.answered += 1;
-                c.known += u64::from(self.write_answer(out, ip)?);
-            }
-            None => {
-                c.invalid += 1;
-                report_invalid(errors, c, line_no, t)?;
-            }
+        let ip = parse_ipv4(t);
+        if ip.is_none() {
+            c.invalid += 1;
+            report_invalid(errors, c, line_no, t)?;
         }
-        Ok(())
+        Ok(ip)
     }
 }
 
@@ -295,9 +328,8 @@ fn report_invalid(
 /// Renders every network's answer into the arena.
 struct Builder {
     format: Format,
-    ranges: Vec<(Range, u32)>,
+    ranges: Vec<(Range, u64)>,
     arena: Vec<u8>,
-    offsets: Vec<usize>,
 }
 
 impl Builder {
@@ -306,12 +338,12 @@ impl Builder {
             format,
             ranges: Vec::new(),
             arena: Vec::new(),
-            offsets: vec![0],
         }
     }
 
     fn push(&mut self, r: Range, s: &NetworkSummary<'_>) {
-        let i = self.ranges.len() as u32;
+        let off = self.arena.len();
+        self.arena.extend_from_slice(&[0; 4]);
         match self.format {
             Format::Text => {
                 let b = &mut self.arena;
@@ -343,18 +375,20 @@ impl Builder {
                 let _ = serde_json::to_writer(&mut self.arena, &a);
             }
         }
-        self.offsets.push(self.arena.len());
-        self.ranges.push((r, i));
+        // An answer is a few hundred bytes (SQLite caps a stored value at 1 GB).
+        let len = u32::try_from(self.arena.len() - off - 4).unwrap_or(u32::MAX);
+        self.arena[off..off + 4].copy_from_slice(&len.to_le_bytes());
+        self.ranges.push((r, off as u64));
     }
 
     fn finish(mut self) -> LookupTable {
         self.arena.shrink_to_fit();
-        self.offsets.shrink_to_fit();
+        let networks = self.ranges.len();
         LookupTable {
             index: self.ranges.into_iter().collect(),
             format: self.format,
             arena: self.arena,
-            offsets: self.offsets,
+            networks,
         }
     }
 }
