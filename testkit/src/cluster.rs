@@ -171,20 +171,6 @@ impl TestCluster {
         self.dir.path()
     }
 
-    /// Flags that authenticate to the coordinator (the coordinator's own side).
-    fn coordinator_auth_args(&self) -> Vec<String> {
-        let help = Command::new(binary_path("rdapfleet-coordinator"))
-            .args(["serve", "--help"])
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-            .unwrap_or_default();
-        if help.contains("--token-file") {
-            vec!["--token-file".into(), self.token_file.display().to_string()]
-        } else {
-            Vec::new()
-        }
-    }
-
     /// Start (or restart, on the same port) the coordinator.
     pub fn start_coordinator(&mut self) {
         let listen = self
@@ -198,18 +184,22 @@ impl TestCluster {
             listen,
             "--redis".into(),
             redis_url(&self.master, self.options.redis_password.as_deref()),
-            "--lease-ttl".into(),
-            "6s".into(),
-            "--heartbeat-interval".into(),
-            "1s".into(),
-            "--reaper-interval".into(),
-            "500ms".into(),
-            "--retry-delay".into(),
-            "1s".into(),
-            "--max-batches-per-worker".into(),
-            "64".into(),
+            "--token-file".into(),
+            self.token_file.display().to_string(),
         ];
-        args.extend(self.coordinator_auth_args());
+        // Quick timings for tests; a flag in `coordinator_args` replaces its default here.
+        let defaults = [
+            ("--lease-ttl", "6s"),
+            ("--heartbeat-interval", "1s"),
+            ("--reaper-interval", "500ms"),
+            ("--retry-delay", "1s"),
+            ("--max-batches-per-worker", "64"),
+        ];
+        for (flag, value) in defaults {
+            if !self.options.coordinator_args.iter().any(|a| a == flag) {
+                args.extend([flag.to_string(), value.to_string()]);
+            }
+        }
         args.extend(self.options.coordinator_args.iter().cloned());
         let mut child = ChildProcess::start("rdapfleet-coordinator", &args);
         let addr = child.wait_for_listening(Duration::from_secs(60));

@@ -140,6 +140,7 @@ pub async fn run(config: RunConfig, shutdown: CancellationToken) -> Result<RunSu
         rdap: Arc::new(config.rdap),
         stats: stats.clone(),
         report_chunk: settings.max_outcomes_per_report.clamp(1, 500) as usize,
+        report_bytes: report_bytes(settings.max_message_bytes),
         flush_after: config.flush_after,
     };
 
@@ -338,4 +339,14 @@ fn spawn_walk(
         lock(&held).remove(&id);
         freed.notify_one();
     });
+}
+
+/// The most encoded outcome bytes one report may carry: half the coordinator's message limit
+/// (room for the envelope and for one more outcome of the largest size the RDAP client takes),
+/// 4 MiB when the coordinator did not say.
+fn report_bytes(max_message_bytes: u32) -> usize {
+    match max_message_bytes {
+        0 => 4 << 20,
+        n => (n as usize / 2).max(16 << 10),
+    }
 }

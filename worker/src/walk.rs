@@ -1,12 +1,14 @@
 //! Walking one leased batch: its IPs in address order, each either skipped (inside a known
 //! network, named in the outcome) or looked up; every network found is added to the worker's
 //! index at once, so the rest of the batch skips it. Outcomes go back in small acknowledged
-//! chunks; a chunk is sent when full or when its oldest outcome has waited long enough.
+//! chunks; a chunk is sent when full (by count or by encoded size) or when its oldest outcome
+//! has waited long enough.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use prost::Message;
 use rdapfleet_proto::v1::{self, Lease, Outcome, outcome};
 use rdapfleet_ranges::Range;
 use rdapfleet_rdap::client::{LookupOutcome, RdapClient};
@@ -33,6 +35,9 @@ pub struct WalkContext {
     pub stats: Arc<Stats>,
     /// Outcomes per report (at most the coordinator's limit).
     pub report_chunk: usize,
+    /// Encoded bytes per report: a chunk is sent before it would grow past this (found
+    /// outcomes carry the raw answer, up to the RDAP client's body cap each).
+    pub report_bytes: usize,
     /// Longest time an outcome waits before being sent.
     pub flush_after: Duration,
 }
@@ -157,6 +162,7 @@ pub async fn walk(ctx: &WalkContext, lease: &Lease, cancel: &CancellationToken) 
     let ips = &lease.ips;
     let known = ctx.coverage.covering_sorted(ips);
     let mut buf: Vec<Outcome> = Vec::with_capacity(ctx.report_chunk);
+    let mut buf_bytes = 0usize;
     let mut oldest: Option<Instant> = None;
     for (i, &ip) in ips.iter().enumerate() {
         if cancel.is_cancelled() {
@@ -181,10 +187,24 @@ pub async fn walk(ctx: &WalkContext, lease: &Lease, cancel: &CancellationToken) 
                 settle(ctx, ip, lookup)
             }
         };
-        buf.push(outcome);
-        let first = *oldest.get_or_insert_with(Instant::now);
-        if buf.len() >= ctx.report_chunk || first.elapsed() >= ctx.flush_after {
+        let size = outcome.encoded_len();
+        if !buf.is_empty() && buf_bytes + size > ctx.report_bytes {
+            // Send what is buffered first: one report never outgrows the coordinator's limit.
             oldest = None;
+            buf_bytes = 0;
+            if !flush(ctx, lease.lease_id, &mut buf).await? {
+                return Ok(WalkEnd::LeaseLost);
+            }
+        }
+        buf.push(outcome);
+        buf_bytes += size;
+        let first = *oldest.get_or_insert_with(Instant::now);
+        if buf.len() >= ctx.report_chunk
+            || buf_bytes >= ctx.report_bytes
+            || first.elapsed() >= ctx.flush_after
+        {
+            oldest = None;
+            buf_bytes = 0;
             if !flush(ctx, lease.lease_id, &mut buf).await? {
                 return Ok(WalkEnd::LeaseLost);
             }

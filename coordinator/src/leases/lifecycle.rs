@@ -59,6 +59,7 @@ impl Engine {
             telemetry_interval_ms: u32::try_from(c.telemetry_interval.as_millis())
                 .unwrap_or(u32::MAX),
             max_outcomes_per_report: c.max_outcomes_per_report,
+            max_message_bytes: u32::try_from(c.max_message_bytes).unwrap_or(u32::MAX),
         };
         Ok((
             pb::HelloResponse {
