@@ -149,7 +149,7 @@ token_file="$RF_DIR/token"
 # The Redis password reaches the coordinator and the workers through the environment, not argv.
 RDAPFLEET_REDIS="redis://:$RF_REDIS_PASSWORD@127.0.0.1:$master_port" \
   rf_spawn "$RF_STAGE_COORDINATOR" coordinator "$RF_BIN/rdapfleet-coordinator" serve \
-  --db "$RF_DB" --listen 127.0.0.1:0 --token-file "$token_file" --max-batches-per-worker 16
+  --db "$RF_DB" --listen 127.0.0.1:0 --token-file "$token_file"
 coord_pid=$RF_LAST_PID
 rf_wait_listening coordinator 60
 coord_addr=$RF_ADDR

@@ -87,7 +87,7 @@ pub struct ServeArgs {
     #[arg(long, env = "RDAPFLEET_HEARTBEAT_INTERVAL", default_value = "30s", value_parser = parse_duration, value_name = "DURATION")]
     pub heartbeat_interval: Duration,
     /// The most batches one worker may hold at once.
-    #[arg(long, env = "RDAPFLEET_MAX_BATCHES_PER_WORKER", default_value_t = 8)]
+    #[arg(long, env = "RDAPFLEET_MAX_BATCHES_PER_WORKER", default_value_t = 16)]
     pub max_batches_per_worker: u32,
     /// Retryable failures of one IP before it is recorded as failed with its last reason.
     #[arg(long, env = "RDAPFLEET_MAX_ATTEMPTS", default_value_t = 4)]

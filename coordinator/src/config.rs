@@ -154,7 +154,7 @@ impl Config {
             db: db.into(),
             lease_ttl: Duration::from_secs(300),
             heartbeat_interval: Duration::from_secs(30),
-            max_batches_per_worker: 8,
+            max_batches_per_worker: 16,
             max_attempts: 4,
             retry_delay: Duration::from_secs(600),
             max_retry_delay: Duration::from_secs(6 * 3600),

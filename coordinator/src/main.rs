@@ -8,7 +8,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use clap::Parser as _;
 use rdapfleet_coordinator::cli::{
     AddRangeArgs, Cli, Command, CompressArg, CoverageArgs, ExportArgs, LayoutArg, LogFormat,
     LookupArgs, ServeArgs, StatusArgs, TelemetryArgs,
@@ -23,9 +22,9 @@ use tokio_util::sync::CancellationToken;
 const NAME: &str = "rdapfleet-coordinator";
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli: Cli = match rdapfleet_cli::parse(NAME) {
         Ok(cli) => cli,
-        Err(e) => return clap_exit(&e),
+        Err(code) => return code,
     };
     init_tracing(cli.log_format);
     let runtime = match tokio::runtime::Runtime::new() {
@@ -59,36 +58,6 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
             })
             .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
     })
-}
-
-/// Print clap's outcome: help and version as clap renders them (exit 0), usage errors as one
-/// line (exit 1).
-fn clap_exit(e: &clap::Error) -> ExitCode {
-    use clap::error::ErrorKind;
-    match e.kind() {
-        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
-            let _ = e.print();
-            ExitCode::SUCCESS
-        }
-        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
-            let _ = e.print();
-            ExitCode::from(1)
-        }
-        _ => {
-            // clap's message up to its usage block, folded onto one line.
-            let rendered = e.render().to_string();
-            let message = rendered
-                .lines()
-                .map(str::trim)
-                .skip_while(|l| l.is_empty())
-                .take_while(|l| !l.is_empty())
-                .collect::<Vec<_>>()
-                .join(" ");
-            let message = message.trim_start_matches("error: ");
-            eprintln!("{NAME}: error: {message} (see --help)");
-            ExitCode::from(1)
-        }
-    }
 }
 
 fn init_tracing(format: LogFormat) {

@@ -129,7 +129,16 @@ async fn oversized_messages_are_refused_and_change_nothing() {
 async fn the_message_size_flag_sets_the_limit() {
     let dir = tempfile::tempdir().unwrap();
     let db = seed_file(dir.path(), &["8.8.8.0/24"], 64);
-    let (_coordinator, addr) = start(&db, "127.0.0.1:0", &["--max-message-size", "64KiB"]);
+    let (_coordinator, addr) = start(
+        &db,
+        "127.0.0.1:0",
+        &[
+            "--max-message-size",
+            "64KiB",
+            "--max-batches-per-worker",
+            "8",
+        ],
+    );
     let mut c = unlimited_client(addr).await;
     hello(&mut c, "w1").await;
     let lease = c

@@ -240,21 +240,9 @@ fn from_lib(e: rdapfleet_sim::Error) -> Failure {
 }
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
-        Ok(c) => c,
-        Err(e) => {
-            use clap::error::ErrorKind;
-            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
-                let _ = e.print();
-                return ExitCode::SUCCESS;
-            }
-            // One line: clap's message without its "For more information" trailer.
-            let text = e.to_string();
-            let text = text.split("\n\n").next().unwrap_or("").trim();
-            let text = text.trim_start_matches("error: ").replace('\n', " ");
-            eprintln!("{BIN}: error: {text}");
-            return ExitCode::from(1);
-        }
+    let cli: Cli = match rdapfleet_cli::parse(BIN) {
+        Ok(cli) => cli,
+        Err(code) => return code,
     };
     init_tracing(cli.log_format);
     match dispatch(cli) {

@@ -2,25 +2,14 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-use clap::error::ErrorKind;
 use rdapfleet_worker::cli::Cli;
 
 const BIN: &str = "rdapfleet-worker";
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
-        Ok(c) => c,
-        Err(e) if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => {
-            let _ = e.print();
-            return ExitCode::SUCCESS;
-        }
-        Err(e) => {
-            let text = e.render().to_string();
-            let text = text.trim_end().trim_start_matches("error: ");
-            eprintln!("{BIN}: error: {text}");
-            return ExitCode::from(1);
-        }
+    let cli: Cli = match rdapfleet_cli::parse(BIN) {
+        Ok(cli) => cli,
+        Err(code) => return code,
     };
     rdapfleet_worker::logging::init(cli.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
