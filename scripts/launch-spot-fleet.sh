@@ -47,6 +47,9 @@ Options:
   --coordinator-port N   gRPC port of the coordinator (default 50051)
   --redis-port N         Redis port of the coordinator (default 6379)
   --tls-ca FILE          the coordinator's CA certificate (PEM): workers dial https
+  --tls-cert FILE        with --tls-ca, for a coordinator that asks for client certificates
+  --tls-key FILE         (mutual TLS): the workers' certificate and its key (PEM), one pair
+                         shared by the fleet; the key travels in user data (instance-only)
   --secrets-dir DIR      holds 'token' and 'redis_password' (default ansible/secrets,
                          written by ansible-playbook site.yml)
   --project NAME         value of the Project tag (default rdapfleet)
@@ -86,6 +89,8 @@ rate=""
 coordinator_port=50051
 redis_port=6379
 tls_ca=""
+tls_cert=""
+tls_key=""
 secrets_dir="$REPO_ROOT/ansible/secrets"
 project=rdapfleet
 launch_id=""
@@ -119,6 +124,8 @@ while [[ $# -gt 0 ]]; do
     --coordinator-port) need_value "$@"; coordinator_port=$2; shift 2 ;;
     --redis-port) need_value "$@"; redis_port=$2; shift 2 ;;
     --tls-ca) need_value "$@"; tls_ca=$2; shift 2 ;;
+    --tls-cert) need_value "$@"; tls_cert=$2; shift 2 ;;
+    --tls-key) need_value "$@"; tls_key=$2; shift 2 ;;
     --secrets-dir) need_value "$@"; secrets_dir=$2; shift 2 ;;
     --project) need_value "$@"; project=$2; shift 2 ;;
     --launch-id) need_value "$@"; launch_id=$2; shift 2 ;;
@@ -227,9 +234,22 @@ if [[ -n "$tls_ca" ]]; then
   coordinator_tls=true
   tls_ca_b64=$(base64 -w0 <"$tls_ca")
 fi
+tls_cert_b64=""
+tls_key_b64=""
+if [[ -n "$tls_cert" || -n "$tls_key" ]]; then
+  [[ -n "$tls_cert" && -n "$tls_key" ]] || die "--tls-cert and --tls-key go together"
+  [[ -n "$tls_ca" ]] || die "--tls-cert needs --tls-ca (client certificates only over TLS)"
+  [[ -r "$tls_cert" ]] || die "cannot read --tls-cert $tls_cert"
+  [[ -r "$tls_key" ]] || die "cannot read --tls-key $tls_key"
+  grep -q -- '-----BEGIN CERTIFICATE-----' "$tls_cert" || die "--tls-cert $tls_cert is not a PEM certificate"
+  grep -q -- '-----BEGIN .*PRIVATE KEY-----' "$tls_key" || die "--tls-key $tls_key is not a PEM private key"
+  tls_cert_b64=$(base64 -w0 <"$tls_cert")
+  tls_key_b64=$(base64 -w0 <"$tls_key")
+fi
 if [[ "$redact" == true ]]; then
   token=REDACTED
   redis_password=REDACTED
+  if [[ -n "$tls_key_b64" ]]; then tls_key_b64=REDACTED; fi
 fi
 
 # ------------------------------------------------------------ user data
@@ -246,9 +266,13 @@ user_data=$(
   echo "RDAPFLEET_REDIS_PASSWORD=$redis_password"
   if [[ -n "$rate" ]]; then echo "RDAPFLEET_RATE=$rate"; fi
   if [[ -n "$tls_ca_b64" ]]; then echo "RDAPFLEET_TLS_CA_PEM_B64=$tls_ca_b64"; fi
+  if [[ -n "$tls_cert_b64" ]]; then
+    echo "RDAPFLEET_TLS_CERT_PEM_B64=$tls_cert_b64"
+    echo "RDAPFLEET_TLS_KEY_PEM_B64=$tls_key_b64"
+  fi
 )
 user_data_b64=$(printf '%s\n' "$user_data" | base64 -w0)
-((${#user_data_b64} <= 21848)) || die "user data is over EC2's 16 KB limit (a large --tls-ca?)"
+((${#user_data_b64} <= 21848)) || die "user data is over EC2's 16 KB limit (large TLS files?)"
 
 template_name="$project-worker-$launch_id"
 

@@ -209,6 +209,10 @@ def check_env_files(out, ports):
     worker_tls = read_env(os.path.join(out, "tls", "worker.env"))
     assert worker_tls["RDAPFLEET_COORDINATOR"] == "https://127.0.0.1:50051", worker_tls["RDAPFLEET_COORDINATOR"]
     assert worker_tls["RDAPFLEET_TLS_CA"] == "/etc/rdapfleet/tls/ca.crt"
+    # Mutual TLS: the worker presents its own certificate (the coordinator has a client CA).
+    assert worker_tls["RDAPFLEET_TLS_CERT"] == "/etc/rdapfleet/tls/worker.crt", worker_tls
+    assert worker_tls["RDAPFLEET_TLS_KEY"] == "/etc/rdapfleet/tls/worker.key", worker_tls
+    assert "RDAPFLEET_TLS_CERT" not in worker, "no client certificate unless one is given"
 
 
 # ---------------------------------------------------------------- systemd
@@ -465,7 +469,15 @@ def check_configure_script(out, ports):
 
     # TLS with a CA: must equal the TLS rendering.
     pem = "-----BEGIN CERTIFICATE-----\nMIIBtest\n-----END CERTIFICATE-----\n"
-    tls = base + "RDAPFLEET_COORDINATOR_TLS=true\n" + "RDAPFLEET_TLS_CA_PEM_B64=" + base64.b64encode(pem.encode()).decode() + "\n"
+    key = "-----BEGIN PRIVATE KEY-----\nMIIEtest\n-----END PRIVATE KEY-----\n"
+    b64 = lambda text: base64.b64encode(text.encode()).decode()
+    tls = (
+        base
+        + "RDAPFLEET_COORDINATOR_TLS=true\n"
+        + f"RDAPFLEET_TLS_CA_PEM_B64={b64(pem)}\n"
+        + f"RDAPFLEET_TLS_CERT_PEM_B64={b64(pem)}\n"
+        + f"RDAPFLEET_TLS_KEY_PEM_B64={b64(key)}\n"
+    )
     root = os.path.join(out, "configure-tls")
     proc = run_configure(out, tls, root)
     assert proc.returncode == 0, f"exit {proc.returncode}: {proc.stderr}"
@@ -474,6 +486,10 @@ def check_configure_script(out, ports):
     assert got == want, f"TLS worker.env from user data differs from Ansible's:\n{got}\n!=\n{want}"
     with open(root + "/etc/rdapfleet/tls/ca.crt") as handle:
         assert handle.read() == pem
+    with open(root + "/etc/rdapfleet/tls/worker.key") as handle:
+        assert handle.read() == key
+    mode = stat.S_IMODE(os.stat(root + "/etc/rdapfleet/tls/worker.key").st_mode)
+    assert mode == 0o640, f"worker.key has mode {oct(mode)}"
 
     # A rate override, CRLF line ends and an unknown key (warned, ignored).
     root = os.path.join(out, "configure-rate")
