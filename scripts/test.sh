@@ -3,6 +3,18 @@
 # formatting, lints, every test of the workspace, and the ops checks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+PROG=$(basename "$0")
+# shellcheck source=scripts/lib/cluster.sh
+. scripts/lib/cluster.sh
+
+# What the tests need, installed with apt-get when missing (.ci/run installs it up front):
+# redis-server (real Redis in the tests), jq and sqlite3 (the fault-suite and ops scripts),
+# ShellCheck, systemd-analyze and python3's venv (the ops checks).
+rf_ensure_cargo
+rf_ensure_commands redis-server:redis-server jq:jq sqlite3:sqlite3 shellcheck:shellcheck \
+  systemd-analyze:systemd
+rf_ensure_commands python3:python3
+python3 -c 'import ensurepip' 2>/dev/null || rf_apt_install python3-venv
 
 step() { printf '\n== %s\n' "$*"; }
 

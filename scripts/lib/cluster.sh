@@ -10,7 +10,9 @@
 # Functions (all prefixed rf_):
 #   rf_init DIR                  run directory (logs, databases, Redis dirs, secrets)
 #   rf_install_traps             EXIT -> rf_cleanup; INT/TERM -> exit 130/143 (which cleans up)
-#   rf_ensure_tools              install redis-server, redis-cli, jq, curl when missing (apt-get)
+#   rf_apt_install PKG...        apt-get install as root (or with sudo), or a clear message
+#   rf_ensure_commands CMD:PKG.. install the Debian package of each missing command
+#   rf_ensure_tools              rf_ensure_commands for redis-server, redis-cli, jq, curl
 #   rf_ensure_cargo              cargo present, or a clear message
 #   rf_build PROFILE             cargo build --bins (debug or release); sets RF_BIN
 #   rf_spawn STAGE NAME CMD...   start CMD in the background, logs in DIR/NAME.{out,err}
@@ -63,28 +65,41 @@ rf_as_root() {
   fi
 }
 
-# The Debian packages of the commands the scripts use, installed when a command is missing.
-rf_ensure_tools() {
-  local pkgs=()
-  command -v redis-server >/dev/null 2>&1 || pkgs+=(redis-server)
-  command -v redis-cli >/dev/null 2>&1 || pkgs+=(redis-tools)
-  command -v jq >/dev/null 2>&1 || pkgs+=(jq)
-  command -v curl >/dev/null 2>&1 || pkgs+=(curl)
-  [[ ${#pkgs[@]} -eq 0 ]] && return 0
+# apt-get install PACKAGES (as root, else with sudo), or a clear message saying what to do.
+rf_apt_install() {
   command -v apt-get >/dev/null 2>&1 ||
-    rf_die "missing ${pkgs[*]} and no apt-get here: install those (Debian package names) and run again"
+    rf_die "no apt-get here: install $* (Debian package names) and run again"
   if [[ $(id -u) -ne 0 ]] && ! command -v sudo >/dev/null 2>&1; then
-    rf_die "missing ${pkgs[*]}: run as root, or install sudo, or run: apt-get update && apt-get install -y ${pkgs[*]}"
+    rf_die "run as root, or install sudo, or run: apt-get update && apt-get install -y $*"
   fi
-  rf_say "installing ${pkgs[*]} (apt-get)"
+  rf_say "installing $* (apt-get)"
   rf_as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq ||
-    rf_die "apt-get update failed (run it by hand: apt-get update && apt-get install -y ${pkgs[*]})"
-  rf_as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null ||
-    rf_die "apt-get install ${pkgs[*]} failed"
+    rf_die "apt-get update failed (run it by hand: apt-get update && apt-get install -y $*)"
+  rf_as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null ||
+    rf_die "apt-get install $* failed"
+}
+
+# Install the Debian package of each command that is missing: rf_ensure_commands CMD:PACKAGE...
+rf_ensure_commands() {
+  local pair cmds=() pkgs=()
+  for pair in "$@"; do
+    if ! command -v "${pair%%:*}" >/dev/null 2>&1; then
+      cmds+=("${pair%%:*}")
+      pkgs+=("${pair#*:}")
+    fi
+  done
+  [[ ${#pkgs[@]} -eq 0 ]] && return 0
+  rf_say "missing ${cmds[*]}"
+  rf_apt_install "${pkgs[@]}"
   local c
-  for c in redis-server redis-cli jq curl; do
+  for c in "${cmds[@]}"; do
     command -v "$c" >/dev/null 2>&1 || rf_die "$c still missing after apt-get install"
   done
+}
+
+# The commands the demo and the benchmark use.
+rf_ensure_tools() {
+  rf_ensure_commands redis-server:redis-server redis-cli:redis-tools jq:jq curl:curl
 }
 
 rf_ensure_cargo() {
