@@ -11,7 +11,8 @@
 #
 #   answers (HTTP 200) per distinct network found        target (covered) <= 1.05
 #   404s per unallocated seed address                                     <= 1
-#   redirects per network found in transferred space                       <= 1
+#   redirects per network found in transferred space                       <= 1.05
+#     (one per lookup there: a network looked up twice is redirected twice)
 #   networks answered more than once, most answers for one network, 429s
 #   crawl time / politeness bound                                          <= 1.15
 #     bound = max over registries of requests to it / (rate allowed per worker x workers)
@@ -399,7 +400,7 @@ report() {
     "  answers (200) per distinct network   \(.answers_per_network | f(3))   (\(.answers) for \(.distinct_networks))   target <= 1.05 (covered)  \(if .policy == "covered" then ok(.answers_per_network <= 1.05) else "-" end)",
     "  networks served more than once       \(.networks_served_more_than_once)   most answers for one network: \(.max_answers_per_network)",
     "  404s per unallocated seed            \(.not_found_per_unallocated_seed | f(3))   (\(.not_found) for \(.unallocated_seeds))   target <= 1  \(ok((.not_found_per_unallocated_seed // 0) <= 1))",
-    "  redirects per transferred network    \(.redirects_per_transferred_network | f(3))   (\(.redirects) for \(.networks_in_transferred_space))   target <= 1  \(ok((.redirects_per_transferred_network // 0) <= 1))",
+    "  redirects per transferred network    \(.redirects_per_transferred_network | f(3))   (\(.redirects) for \(.networks_in_transferred_space))   target <= 1.05 (as answers)  \(ok((.redirects_per_transferred_network // 0) <= 1.05))",
     "  429s                                 \(.rate_limited)",
     "  requests per registry                \(.queries_per_registry | to_entries | map("\(.key) \(.value)") | join(", "))",
     "  crawl time                           \(.crawl_s | f(1)) s   (every batch handed out at \(.all_batches_handed_out_s | f(1)) s)",
