@@ -40,6 +40,17 @@ impl Error {
             Error::Input(_) | Error::Config(_) => 1,
             Error::Rdap(rdapfleet_rdap::Error::Client(_)) => 2,
             Error::Rdap(_) => 1,
+            // Refused credentials or settings are the operator's to fix, like a bad flag.
+            Error::Rpc { status, .. }
+                if matches!(
+                    status.code(),
+                    tonic::Code::Unauthenticated
+                        | tonic::Code::PermissionDenied
+                        | tonic::Code::InvalidArgument
+                ) =>
+            {
+                1
+            }
             Error::LookupFailed(_) | Error::Unexpected(_) | Error::Rpc { .. } => 2,
             Error::ShuttingDown => 0,
         }

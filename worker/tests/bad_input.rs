@@ -229,3 +229,51 @@ fn help_lists_the_security_flags() {
             .and(predicate::str::contains("RDAPFLEET_TLS_KEY")),
     );
 }
+
+#[test]
+fn a_token_the_coordinator_refuses_exits_1_at_once_and_changes_nothing() {
+    use rdapfleet_testkit::{ChildProcess, binary_path, seed_file, write_token_file};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let db = seed_file(d, &["192.0.2.0/24"], 64);
+    let token = write_token_file(d);
+    let mut coordinator = ChildProcess::start(
+        "rdapfleet-coordinator",
+        [
+            "serve".to_string(),
+            "--db".into(),
+            db.display().to_string(),
+            "--listen".into(),
+            "127.0.0.1:0".into(),
+            "--token-file".into(),
+            token.display().to_string(),
+        ],
+    );
+    let addr = coordinator.wait_for_listening(Duration::from_secs(60));
+    let wrong = write(d, "wrong-token", b"not-the-fleet-token-0123456789abcdef\n");
+    let mut c = worker();
+    c.args([
+        "run",
+        "--coordinator",
+        &format!("http://{addr}"),
+        "--redis",
+        "none",
+        "--token-file",
+        &wrong,
+    ]);
+    // Refused for good: a clear line and exit 1 (a configuration error), not a retry loop.
+    fails(c, "coordinator refused hello");
+    assert!(coordinator.is_running(), "the coordinator is unaffected");
+    let out = std::process::Command::new(binary_path("rdapfleet-coordinator"))
+        .args(["status", "--json", "--db"])
+        .arg(&db)
+        .output()
+        .unwrap();
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        status["workers"],
+        serde_json::json!([]),
+        "nobody said hello: {status}"
+    );
+    assert_eq!(status["batches"]["leased"], 0, "{status}");
+}
