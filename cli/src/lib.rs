@@ -3,6 +3,8 @@
 //! # Layout
 //! - [`parse`]: parse the flags, or print help / version (exit 0) or a usage error on one
 //!   line (`NAME: error: MESSAGE (see --help)`, exit 1).
+//! - [`redact_url`]: a URL fit for logs and `Debug` (its user-info, say a Redis password,
+//!   replaced).
 
 use std::process::ExitCode;
 
@@ -45,11 +47,41 @@ pub fn one_line(e: &clap::Error) -> String {
     text.strip_prefix("error: ").unwrap_or(&text).to_string()
 }
 
+/// A URL with its user-info (`user:password@`) replaced by `***@`, for logs and `Debug`.
+pub fn redact_url(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let authority_end = rest.find('/').unwrap_or(rest.len());
+            match rest[..authority_end].rsplit_once('@') {
+                Some((_, host)) => format!("{scheme}://***@{host}{}", &rest[authority_end..]),
+                None => url.to_string(),
+            }
+        }
+        None => url.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use clap::Parser;
 
-    use super::one_line;
+    use super::{one_line, redact_url};
+
+    #[test]
+    fn urls_lose_their_user_info_and_keep_the_rest() {
+        assert_eq!(
+            redact_url("redis://:s3cret@127.0.0.1:6379/0"),
+            "redis://***@127.0.0.1:6379/0"
+        );
+        assert_eq!(redact_url("redis://u:p@h:1"), "redis://***@h:1");
+        assert_eq!(
+            redact_url("redis://127.0.0.1:6379"),
+            "redis://127.0.0.1:6379"
+        );
+        // An @ after the authority is not a password.
+        assert_eq!(redact_url("http://h/a@b"), "http://h/a@b");
+        assert_eq!(redact_url("not a url"), "not a url");
+    }
 
     #[derive(Parser, Debug)]
     #[command(name = "t")]

@@ -125,25 +125,14 @@ impl std::fmt::Debug for Config {
             .field("poll_interval", &self.poll_interval)
             .field("telemetry_interval", &self.telemetry_interval)
             .field("max_outcomes_per_report", &self.max_outcomes_per_report)
-            .field("redis", &self.redis.as_deref().map(redact_url))
+            .field(
+                "redis",
+                &self.redis.as_deref().map(rdapfleet_cli::redact_url),
+            )
             .field("security", &self.security)
             .field("max_message_bytes", &self.max_message_bytes)
             .field("max_pending_writes", &self.max_pending_writes)
             .finish()
-    }
-}
-
-/// A URL with its user-info (`user:password@`) replaced by `***@`, for logs.
-pub fn redact_url(url: &str) -> String {
-    match url.split_once("://") {
-        Some((scheme, rest)) => {
-            let authority_end = rest.find('/').unwrap_or(rest.len());
-            match rest[..authority_end].rsplit_once('@') {
-                Some((_, host)) => format!("{scheme}://***@{host}{}", &rest[authority_end..]),
-                None => url.to_string(),
-            }
-        }
-        None => url.to_string(),
     }
 }
 
@@ -316,11 +305,6 @@ mod tests {
         let d = format!("{c:?}");
         assert!(!d.contains("s3cret") && !d.contains("tok-0123"), "{d}");
         assert!(d.contains("redis://***@127.0.0.1:6379/0"), "{d}");
-        assert_eq!(
-            redact_url("redis://127.0.0.1:6379"),
-            "redis://127.0.0.1:6379"
-        );
-        assert_eq!(redact_url("redis://u:p@h:1"), "redis://***@h:1");
     }
 
     #[test]

@@ -17,8 +17,8 @@ use rusqlite::{Connection, OpenFlags, params};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
-/// Publisher settings.
-#[derive(Debug, Clone)]
+/// Publisher settings (`Debug` shows the Redis URL without its password).
+#[derive(Clone)]
 pub struct PublishConfig {
     /// The master, e.g. `redis://:password@127.0.0.1:6379`.
     pub redis_url: String,
@@ -30,6 +30,18 @@ pub struct PublishConfig {
     pub poll: Duration,
     /// Most networks per stream entry.
     pub per_entry: usize,
+}
+
+impl std::fmt::Debug for PublishConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PublishConfig")
+            .field("redis_url", &rdapfleet_cli::redact_url(&self.redis_url))
+            .field("stream", &self.stream)
+            .field("db", &self.db)
+            .field("poll", &self.poll)
+            .field("per_entry", &self.per_entry)
+            .finish()
+    }
 }
 
 impl PublishConfig {
@@ -205,5 +217,24 @@ async fn publish_loop(
             "coverage entry published"
         );
         last = max_id;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_hides_the_redis_password() {
+        let c = PublishConfig {
+            redis_url: "redis://:s3cret@127.0.0.1:6379".into(),
+            stream: "rdapfleet:coverage".into(),
+            db: PathBuf::from("crawl.sqlite"),
+            poll: Duration::from_millis(200),
+            per_entry: 64,
+        };
+        let d = format!("{c:?}");
+        assert!(!d.contains("s3cret"), "{d}");
+        assert!(d.contains("redis://***@127.0.0.1:6379"), "{d}");
     }
 }

@@ -242,7 +242,7 @@ pub async fn tail(
                 if failing {
                     debug!(error = %e, retry_in = ?delay, "coverage log still unreachable");
                 } else {
-                    warn!(error = %e, redis = %redacted(&config.redis_url), retry_in = ?delay,
+                    warn!(error = %e, redis = %rdapfleet_cli::redact_url(&config.redis_url), retry_in = ?delay,
                         "coverage log unreachable; crawling on with what is known, will retry");
                     failing = true;
                 }
@@ -385,17 +385,6 @@ fn id_less(a: &str, b: &str) -> bool {
     parts(a) < parts(b)
 }
 
-/// A Redis URL with its password replaced, for logs.
-pub fn redacted(url: &str) -> String {
-    match url.split_once("://") {
-        Some((scheme, rest)) => match rest.rsplit_once('@') {
-            Some((_, host)) => format!("{scheme}://***@{host}"),
-            None => url.to_string(),
-        },
-        None => url.to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -440,14 +429,9 @@ mod tests {
     }
 
     #[test]
-    fn stream_ids_compare_numerically_and_urls_are_redacted() {
+    fn stream_ids_compare_numerically() {
         assert!(id_less("9-0", "10-0"));
         assert!(id_less("10-1", "10-2"));
         assert!(!id_less("10-2", "10-2"));
-        assert_eq!(
-            redacted("redis://:s3cret@127.0.0.1:6379"),
-            "redis://***@127.0.0.1:6379"
-        );
-        assert_eq!(redacted("redis://127.0.0.1:6379"), "redis://127.0.0.1:6379");
     }
 }
