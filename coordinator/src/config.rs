@@ -282,6 +282,8 @@ mod tests {
     #[test]
     fn message_size_must_fit_a_lease() {
         let mut c = insecure("x");
+        // The floor: 64 KiB, whatever the lease size.
+        c.max_batches_per_worker = 4;
         c.max_message_bytes = 1024;
         let e = c.validate().unwrap_err().to_string();
         assert!(
