@@ -605,7 +605,8 @@ fn start_up_refuses_missing_or_unusable_credentials() {
     check(&["--max-message-size", "lots"], "invalid size \"lots\"");
     check(
         &["--max-message-size", "1KiB"],
-        "--max-message-size (1024 bytes) must be at least 65536",
+        "--max-message-size (1024 bytes) must be at least 131072 bytes (64 KiB, and 8 KiB per \
+         batch of --max-batches-per-worker 16)",
     );
 
     // The environment works like the flags.
