@@ -134,9 +134,9 @@ INTRO
   cat <<'CHECKS'
 - **Checked after each fault:** lost = seed IPs without an outcome (must be 0); wrong = found
   networks other than the simulator's truth, skipped IPs whose network does not contain both the
-  IP and the truth's network, not_found in allocated space (must be 0); every failure must carry
-  a reason the fault explains; every replica's coverage stream must equal the coordinator's
-  networks.
+  IP and the truth's network, not_found in allocated space (must be 0); failed (must be 0: every
+  fault here is survivable within the retry budget, and failures are listed by reason); every
+  replica's coverage stream must equal the coordinator's networks.
 - **Cost:** lookups = RDAP requests counted by the simulator (answers, redirects, errors, 429s,
   refused connections); time = cluster start to crawl complete. "Extra" is against the
   fault-free baseline crawl of the same slice in the same run.

@@ -60,16 +60,7 @@ async fn oversized_messages_are_refused_and_change_nothing() {
     let (_coordinator, addr) = start(&db, "127.0.0.1:0", &[]);
     let mut c = unlimited_client(addr).await;
     hello(&mut c, "w1").await;
-    let lease = c
-        .lease(pb::LeaseRequest {
-            worker_id: "w1".into(),
-            max_batches: 1,
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .leases
-        .remove(0);
+    let lease = lease_one(&mut c, "w1").await;
     let before = status_json(&db);
     let huge = "x".repeat(17 << 20);
     expect_code(
@@ -141,16 +132,7 @@ async fn the_message_size_flag_sets_the_limit() {
     );
     let mut c = unlimited_client(addr).await;
     hello(&mut c, "w1").await;
-    let lease = c
-        .lease(pb::LeaseRequest {
-            worker_id: "w1".into(),
-            max_batches: 1,
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .leases
-        .remove(0);
+    let lease = lease_one(&mut c, "w1").await;
     let ip = lease.ips[0];
     let report = |raw: usize| {
         let mut o = found(ip, ip, ip);

@@ -158,16 +158,7 @@ async fn leases_survive_a_lost_worker_and_a_killed_coordinator() {
     // Worker A leases a batch, reports half of it, and is lost (no heartbeat, no completion).
     let mut a = client(addr).await;
     hello(&mut a, "worker-a").await;
-    let la = a
-        .lease(pb::LeaseRequest {
-            worker_id: "worker-a".into(),
-            max_batches: 1,
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .leases
-        .remove(0);
+    let la = lease_one(&mut a, "worker-a").await;
     assert_eq!(la.ips.len(), 64);
     let half = la.ips.len() / 2;
     let ra = a

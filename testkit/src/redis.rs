@@ -136,43 +136,55 @@ impl RedisServer {
     pub fn start_with(options: RedisOptions) -> Self {
         let mut last = String::new();
         for _ in 0..3 {
-            let port = free_port();
-            let dir = tempfile::Builder::new()
-                .prefix("rdapfleet-redis-")
-                .tempdir()
-                .expect("temp dir for redis-server");
-            let child =
-                ChildProcess::spawn("redis-server", redis_command(port, dir.path(), &options));
-            let mut server = RedisServer {
-                child,
-                port,
-                password: options.password.clone(),
-                _dir: Some(dir),
-            };
-            if wait_until(Duration::from_secs(10), || {
-                server
-                    .command(&["PING"])
-                    .is_ok_and(|r| r == Reply::Status("PONG".into()))
-                    || !server.child.is_running()
-            }) && server.child.is_running()
-            {
-                if options.replica_of.is_some() {
-                    let linked = wait_until(Duration::from_secs(10), || {
-                        server
-                            .command(&["INFO", "replication"])
-                            .is_ok_and(|r| r.text().contains("master_link_status:up"))
-                    });
-                    assert!(
-                        linked,
-                        "redis replica never linked to its master\n{}",
-                        server.child.log_tail(30)
-                    );
-                }
+            let mut server = Self::launch(free_port(), &options);
+            if server.wait_up() {
+                server.wait_linked(&options, Duration::from_secs(10));
                 return server;
             }
             last = server.child.log_tail(30);
         }
         panic!("redis-server did not start\n{last}");
+    }
+
+    /// Spawn `redis-server` on `port` with a fresh data directory (not waiting for it).
+    fn launch(port: u16, options: &RedisOptions) -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("rdapfleet-redis-")
+            .tempdir()
+            .expect("temp dir for redis-server");
+        RedisServer {
+            child: ChildProcess::spawn("redis-server", redis_command(port, dir.path(), options)),
+            port,
+            password: options.password.clone(),
+            _dir: Some(dir),
+        }
+    }
+
+    /// Wait until the server answers PING; false when it exited or never answered.
+    fn wait_up(&mut self) -> bool {
+        wait_until(Duration::from_secs(10), || {
+            self.command(&["PING"])
+                .is_ok_and(|r| r == Reply::Status("PONG".into()))
+                || !self.child.is_running()
+        }) && self.child.is_running()
+    }
+
+    /// For a replica (`options.replica_of`), wait until its link to the master is up; panics
+    /// with the log tail when it is not within `timeout`.
+    fn wait_linked(&self, options: &RedisOptions, timeout: Duration) {
+        if options.replica_of.is_none() {
+            return;
+        }
+        let linked = wait_until(timeout, || {
+            self.command(&["INFO", "replication"])
+                .is_ok_and(|r| r.text().contains("master_link_status:up"))
+        });
+        assert!(
+            linked,
+            "redis replica on port {} never linked to its master\n{}",
+            self.port,
+            self.child.log_tail(30)
+        );
     }
 
     /// The port it listens on (127.0.0.1).
@@ -232,38 +244,15 @@ impl RedisServer {
     /// needs a running master for that). Panics with the log tail when it does not come up.
     pub fn restart(&mut self, options: RedisOptions) {
         self.child.kill();
-        let dir = tempfile::Builder::new()
-            .prefix("rdapfleet-redis-")
-            .tempdir()
-            .expect("temp dir for redis-server");
-        self.child = ChildProcess::spawn(
-            "redis-server",
-            redis_command(self.port, dir.path(), &options),
-        );
-        self._dir = Some(dir);
-        self.password = options.password.clone();
-        let up = wait_until(Duration::from_secs(10), || {
-            self.command(&["PING"])
-                .is_ok_and(|r| r == Reply::Status("PONG".into()))
-                || !self.child.is_running()
-        }) && self.child.is_running();
+        *self = Self::launch(self.port, &options);
+        let up = self.wait_up();
         assert!(
             up,
             "redis-server did not restart on port {}\n{}",
             self.port,
             self.child.log_tail(30)
         );
-        if options.replica_of.is_some() {
-            let linked = wait_until(Duration::from_secs(20), || {
-                self.command(&["INFO", "replication"])
-                    .is_ok_and(|r| r.text().contains("master_link_status:up"))
-            });
-            assert!(
-                linked,
-                "restarted redis replica never linked to its master\n{}",
-                self.child.log_tail(30)
-            );
-        }
+        self.wait_linked(&options, Duration::from_secs(20));
     }
 }
 

@@ -126,13 +126,42 @@ fn settle(ctx: &WalkContext, ip: u32, lookup: LookupOutcome) -> Outcome {
     }
 }
 
-/// Send buffered outcomes; `Ok(false)` when the lease is gone.
-async fn flush(ctx: &WalkContext, lease_id: u64, buf: &mut Vec<Outcome>) -> Result<bool> {
-    if buf.is_empty() {
+/// Outcomes waiting to be reported: their encoded size and when the oldest was buffered.
+#[derive(Default)]
+struct Chunk {
+    outcomes: Vec<Outcome>,
+    bytes: usize,
+    oldest: Option<Instant>,
+}
+
+impl Chunk {
+    fn push(&mut self, outcome: Outcome, size: usize) {
+        self.outcomes.push(outcome);
+        self.bytes += size;
+        self.oldest.get_or_insert_with(Instant::now);
+    }
+
+    /// Whether an outcome of `size` bytes would take the chunk past the size cap.
+    fn overflows_with(&self, ctx: &WalkContext, size: usize) -> bool {
+        !self.outcomes.is_empty() && self.bytes + size > ctx.report_bytes
+    }
+
+    /// Whether the chunk is due: full by count or size, or its oldest outcome waited enough.
+    fn due(&self, ctx: &WalkContext) -> bool {
+        self.outcomes.len() >= ctx.report_chunk
+            || self.bytes >= ctx.report_bytes
+            || self.oldest.is_some_and(|t| t.elapsed() >= ctx.flush_after)
+    }
+}
+
+/// Send the chunk (and empty it); `Ok(false)` when the lease is gone.
+async fn flush(ctx: &WalkContext, lease_id: u64, chunk: &mut Chunk) -> Result<bool> {
+    let outcomes = std::mem::take(chunk).outcomes;
+    if outcomes.is_empty() {
         return Ok(true);
     }
-    let n = buf.len();
-    match ctx.session.report(lease_id, std::mem::take(buf)).await {
+    let n = outcomes.len();
+    match ctx.session.report(lease_id, outcomes).await {
         Ok(ack) => {
             debug!(
                 lease_id,
@@ -161,16 +190,18 @@ async fn flush(ctx: &WalkContext, lease_id: u64, buf: &mut Vec<Outcome>) -> Resu
 pub async fn walk(ctx: &WalkContext, lease: &Lease, cancel: &CancellationToken) -> Result<WalkEnd> {
     let ips = &lease.ips;
     let known = ctx.coverage.covering_sorted(ips);
-    let mut buf: Vec<Outcome> = Vec::with_capacity(ctx.report_chunk);
-    let mut buf_bytes = 0usize;
-    let mut oldest: Option<Instant> = None;
+    let mut chunk = Chunk::default();
+    // Report what is buffered, then end with `end` (or LeaseLost if the lease is gone).
+    let finish = async |chunk: &mut Chunk, end: WalkEnd| -> Result<WalkEnd> {
+        Ok(if flush(ctx, lease.lease_id, chunk).await? {
+            end
+        } else {
+            WalkEnd::LeaseLost
+        })
+    };
     for (i, &ip) in ips.iter().enumerate() {
         if cancel.is_cancelled() {
-            return Ok(if flush(ctx, lease.lease_id, &mut buf).await? {
-                WalkEnd::Interrupted
-            } else {
-                WalkEnd::LeaseLost
-            });
+            return finish(&mut chunk, WalkEnd::Interrupted).await;
         }
         let outcome = match known[i].or_else(|| ctx.coverage.covering(ip)) {
             Some(r) => {
@@ -179,40 +210,21 @@ pub async fn walk(ctx: &WalkContext, lease: &Lease, cancel: &CancellationToken) 
             }
             None => {
                 let lookup = tokio::select! {
-                    _ = cancel.cancelled() => {
-                        return Ok(if flush(ctx, lease.lease_id, &mut buf).await? { WalkEnd::Interrupted } else { WalkEnd::LeaseLost });
-                    }
+                    _ = cancel.cancelled() => return finish(&mut chunk, WalkEnd::Interrupted).await,
                     l = ctx.rdap.lookup(IpAddr::V4(Ipv4Addr::from(ip))) => l,
                 };
                 settle(ctx, ip, lookup)
             }
         };
         let size = outcome.encoded_len();
-        if !buf.is_empty() && buf_bytes + size > ctx.report_bytes {
-            // Send what is buffered first: one report never outgrows the coordinator's limit.
-            oldest = None;
-            buf_bytes = 0;
-            if !flush(ctx, lease.lease_id, &mut buf).await? {
-                return Ok(WalkEnd::LeaseLost);
-            }
+        // Send what is buffered first: one report never outgrows the coordinator's limit.
+        if chunk.overflows_with(ctx, size) && !flush(ctx, lease.lease_id, &mut chunk).await? {
+            return Ok(WalkEnd::LeaseLost);
         }
-        buf.push(outcome);
-        buf_bytes += size;
-        let first = *oldest.get_or_insert_with(Instant::now);
-        if buf.len() >= ctx.report_chunk
-            || buf_bytes >= ctx.report_bytes
-            || first.elapsed() >= ctx.flush_after
-        {
-            oldest = None;
-            buf_bytes = 0;
-            if !flush(ctx, lease.lease_id, &mut buf).await? {
-                return Ok(WalkEnd::LeaseLost);
-            }
+        chunk.push(outcome, size);
+        if chunk.due(ctx) && !flush(ctx, lease.lease_id, &mut chunk).await? {
+            return Ok(WalkEnd::LeaseLost);
         }
     }
-    Ok(if flush(ctx, lease.lease_id, &mut buf).await? {
-        WalkEnd::Finished
-    } else {
-        WalkEnd::LeaseLost
-    })
+    finish(&mut chunk, WalkEnd::Finished).await
 }

@@ -60,6 +60,20 @@ pub async fn hello(c: &mut CoordinatorClient<Channel>, worker: &str) -> pb::Hell
     .into_inner()
 }
 
+/// Lease one batch as `worker` (which said hello); the coordinator must have one to give.
+pub async fn lease_one(c: &mut CoordinatorClient<Channel>, worker: &str) -> pb::Lease {
+    c.lease(pb::LeaseRequest {
+        worker_id: worker.into(),
+        max_batches: 1,
+    })
+    .await
+    .expect("lease")
+    .into_inner()
+    .leases
+    .pop()
+    .expect("a batch to lease")
+}
+
 /// An outcome saying no registry holds `ip`.
 pub fn not_found(ip: u32) -> pb::Outcome {
     pb::Outcome {
