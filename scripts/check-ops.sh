@@ -7,7 +7,7 @@
 #     (there is no Ansible Galaxy here); reused while the pins are unchanged;
 #  2. ansible-lint --offline with profile production (ansible/.ansible-lint);
 #  3. ansible-playbook --syntax-check on every playbook, and the inventories;
-#  4. shellcheck on every script in scripts/;
+#  4. shellcheck on every shell script under scripts/, scripts/lib/ included;
 #  5. the fleet scripts: --help, refused parameters, the dry-run launch with its
 #     JSON validated (ansible/tests/test_scripts.py);
 #  6. the role templates rendered by real Ansible and checked with
@@ -197,15 +197,23 @@ shellchecks() {
     echo "shellcheck is not installed (Debian package shellcheck)" >&2
     return 1
   }
-  # Every shell script: *.sh, or a file whose #! line names sh or bash.
+  # Every shell script anywhere under scripts/ (scripts/lib/*.sh too, which are
+  # sourced, not run): *.sh, or a file whose #! line names sh or bash. The
+  # rendered role templates are shellchecked by ansible/tests/test_render.py.
   local scripts=() file
   while IFS= read -r file; do
     if [[ "$file" == *.sh ]] || head -n 1 -- "$file" | grep -Eq '^#!.*[/ ](ba|da)?sh([[:space:]]|$)'; then
       scripts+=("$file")
     fi
-  done < <(find "$REPO_ROOT/scripts" -maxdepth 1 -type f | sort)
-  echo "shellcheck: ${#scripts[@]} scripts: ${scripts[*]##*/}"
-  shellcheck --external-sources "${scripts[@]}"
+  done < <(cd "$REPO_ROOT" && find scripts -type f | LC_ALL=C sort)
+  if [[ ${#scripts[@]} -eq 0 ]]; then
+    echo "no shell scripts found under $REPO_ROOT/scripts" >&2
+    return 1
+  fi
+  echo "shellcheck: ${#scripts[@]} scripts: ${scripts[*]#scripts/}"
+  # From the repository root: the `# shellcheck source=scripts/...` directives
+  # are relative to it.
+  (cd "$REPO_ROOT" && shellcheck --external-sources "${scripts[@]}")
 }
 
 script_tests() {

@@ -7,7 +7,9 @@
 #    private address and the fleet secrets, which rdapfleet-worker-configure
 #    reads at boot;
 # 2. aws ec2 create-fleet: spot capacity, price-capacity-optimized across the
-#    given instance types and subnets, the target count.
+#    given instance types and subnets, the target count, and the ClientToken
+#    <project>-worker-<launch id> (cut to a prefix and a hash past AWS's 64
+#    characters), so a retried request does not start a second fleet.
 #
 # The request documents go to aws through files (--cli-input-json file://,
 # mode 0600, removed on exit), never on its command line.
@@ -274,9 +276,28 @@ user_data=$(
 user_data_b64=$(printf '%s\n' "$user_data" | base64 -w0)
 ((${#user_data_b64} <= 21848)) || die "user data is over EC2's 16 KB limit (large TLS files?)"
 
-template_name="$project-worker-$launch_id"
+# AWS caps some names: a launch template name at 128 characters, an EC2 Fleet
+# ClientToken at 64. A name that fits is used as is; a longer one becomes a
+# readable prefix, '-' and 24 hex digits of the SHA-256 of the whole name, so
+# it stays deterministic per launch (a retried launch reuses the same token and
+# EC2 does not start a second fleet).
+bounded_name() {
+  local max=$1 name=$2 digest
+  if ((${#name} <= max)); then
+    printf '%s' "$name"
+    return
+  fi
+  digest=$(printf '%s' "$name" | sha256sum | cut -c1-24)
+  printf '%s-%s' "${name:0:max-25}" "$digest"
+}
+command -v sha256sum >/dev/null 2>&1 || die "sha256sum is required (GNU coreutils)"
+
+template_name=$(bounded_name 128 "$project-worker-$launch_id")
+client_token=$(bounded_name 64 "$project-worker-$launch_id")
 
 # ------------------------------------------------------------- requests
+# Tag values (at most 256 characters on AWS) are bounded by the checks above:
+# --project 64, Name = project + "-worker" 71, --launch-id 40.
 tags_json=$(jq -cn --arg project "$project" --arg launch "$launch_id" --arg name "$project-worker" \
   '[{Key: "Project", Value: $project}, {Key: "Role", Value: "worker"},
     {Key: "Name", Value: $name}, {Key: "rdapfleet:launch", Value: $launch}]')
@@ -334,15 +355,14 @@ fi
 create_fleet=$(
   jq -n \
     --arg name "$template_name" \
+    --arg token "$client_token" \
     --arg type "$fleet_type" \
-    --arg launch "$launch_id" \
-    --arg project "$project" \
     --arg valid_until "$valid_until" \
     --argjson count "$count" \
     --argjson overrides "$overrides" \
     --argjson tags "$tags_json" \
     '{
-      ClientToken: ($project + "-worker-" + $launch),
+      ClientToken: $token,
       Type: $type,
       TargetCapacitySpecification: {
         TotalTargetCapacity: $count,

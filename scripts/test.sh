@@ -26,10 +26,8 @@ cargo clippy --workspace --all-targets -- -D warnings
 
 # (Benches are compiled by clippy above; the tests build everything else they run.)
 
-if [ -x scripts/check-ops.sh ]; then
-  step "ops checks (ansible-lint, syntax checks, shellcheck, rendered templates, dry-run launch)"
-  scripts/check-ops.sh
-fi
+step "ops checks (ansible-lint, syntax checks, shellcheck, rendered templates, dry-run launch)"
+bash scripts/check-ops.sh
 
 step "tests"
 if command -v cargo-nextest >/dev/null 2>&1; then

@@ -10,6 +10,10 @@
   price-capacity-optimized, the target count, every instance type in every
   subnet, the Role/Project tags, IMDSv2, and its user data decodes to exactly
   the coordinator address, ports and fleet secrets that were asked for;
+- AWS length limits with the longest --project (64) and --launch-id (40): the
+  fleet's ClientToken stays within 64 characters (a prefix and a hash of the
+  full name) and is the same on every run of one launch; the launch template
+  name within 128, tag values within 256;
 - fleet-status.sh and terminate-fleet.sh --dry-run print their aws commands.
 
 Every run puts a guard named `aws` first on PATH that records any call and
@@ -18,6 +22,7 @@ Ends with one line: "scripts: N passed, N failed".
 """
 
 import base64
+import hashlib
 import json
 import os
 import shutil
@@ -231,6 +236,51 @@ def check_launch_variants(env):
     assert TOKEN not in text and REDIS_PASSWORD not in text and "RDAPFLEET_TOKEN=REDACTED" in text, text
 
 
+def check_launch_long_names(env):
+    project = "p" * 60 + "-ops"  # 64, the longest --project
+    launch = "20260501T120000Z-" + "x" * 22 + "1"  # 40, the longest --launch-id
+    assert len(project) == 64 and len(launch) == 40
+    full = f"{project}-worker-{launch}"  # 112 characters
+
+    def run(launch_id):
+        proc = launch_dry_run(env, "--project", project, "--launch-id", launch_id)
+        return json.loads(proc.stdout)
+
+    first, second = run(launch), run(launch)
+    token = first["create_fleet"]["ClientToken"]
+    assert len(token) <= 64, f"ClientToken has {len(token)} characters, AWS allows 64: {token}"
+    assert token.isascii(), token
+    assert second["create_fleet"]["ClientToken"] == token, "the ClientToken changes between runs of one launch"
+    # A readable prefix of the full name and a hash of all of it.
+    digest = hashlib.sha256(full.encode()).hexdigest()[:24]
+    assert token == f"{full[:39]}-{digest}", token
+    # Launches that differ only past the prefix still get different tokens.
+    other = run(launch[:-1] + "2")["create_fleet"]["ClientToken"]
+    assert len(other) <= 64 and other != token, (other, token)
+
+    lt = first["create_launch_template"]
+    name = lt["LaunchTemplateName"]
+    assert len(name) <= 128 and name == full, name
+    spec = first["create_fleet"]["LaunchTemplateConfigs"][0]["LaunchTemplateSpecification"]
+    assert spec["LaunchTemplateName"] == name, spec
+    assert second["create_launch_template"]["LaunchTemplateName"] == name
+    all_tags = lt["TagSpecifications"] + lt["LaunchTemplateData"]["TagSpecifications"]
+    all_tags += first["create_fleet"]["TagSpecifications"]
+    for spec_tags in all_tags:
+        for tag in spec_tags["Tags"]:
+            assert len(tag["Key"]) <= 128 and len(tag["Value"]) <= 256, tag
+    assert tags(lt["TagSpecifications"], "launch-template")["Project"] == project
+    assert tags(lt["LaunchTemplateData"]["TagSpecifications"], "instance")["rdapfleet:launch"] == launch
+    assert len(lt["VersionDescription"]) <= 255, lt["VersionDescription"]
+
+    # Past the limits the script refuses instead of cutting the tags.
+    proc = env.run("launch-spot-fleet.sh", "--dry-run", "--secrets-dir", env.secrets, *LAUNCH_BASE, "--project", project + "x")
+    assert proc.returncode == 1 and "--project" in proc.stderr, proc.stderr
+    proc = env.run("launch-spot-fleet.sh", "--dry-run", "--secrets-dir", env.secrets, *LAUNCH_BASE, "--launch-id", launch + "x")
+    assert proc.returncode == 1 and "--launch-id" in proc.stderr, proc.stderr
+    assert env.aws_calls() == "", f"aws was called: {env.aws_calls()}"
+
+
 def check_status_and_terminate_dry_run(env):
     proc = env.run("fleet-status.sh", "--dry-run", "--role", "worker", "--launch-id", "test1", "--region", "eu-west-1")
     assert proc.returncode == 0, proc.stderr
@@ -253,6 +303,7 @@ def main():
         ("launch-spot-fleet.sh refuses bad input", check_launch_refuses_bad_input),
         ("launch-spot-fleet.sh --dry-run JSON", check_launch_dry_run),
         ("launch-spot-fleet.sh instant, TLS and --redact", check_launch_variants),
+        ("launch-spot-fleet.sh AWS length limits (ClientToken <= 64)", check_launch_long_names),
         ("fleet-status.sh and terminate-fleet.sh --dry-run", check_status_and_terminate_dry_run),
     ]
     try:
