@@ -5,8 +5,8 @@
 //! Tests, the demo and every crawl benchmark run against it.
 //!
 //! # Layout
-//! - [`derive`]: turns the raw public data (IANA XML, RIR statistics, ERX list, world tables)
-//!   into the shipped tables in `sim/data/` (`rdapfleet-sim derive-data`).
+//! - [`derive`](mod@derive): turns the raw public data (IANA XML, RIR statistics, ERX list,
+//!   world tables) into the shipped tables in `sim/data/` (`rdapfleet-sim derive-data`).
 //! - [`data`]: loads the shipped (embedded) or given tables, restricted to `--only` slices.
 //! - [`world`]: the network tree, which registry holds what, most-specific lookups
 //!   ([`rdapfleet_ranges::RangeIndex`]), and [`World::synthetic`] for unit tests.

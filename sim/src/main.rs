@@ -39,7 +39,7 @@ enum LogFormat {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Serve the five registries on one listener; prints `listening on ADDR` once bound.
+    /// Serve the five registries on one listener; prints `listening on ADDR` once ready.
     Serve(Box<ServeArgs>),
     /// Print the ground truth for each IP (arguments, or one per line on stdin) as JSON lines.
     Truth(TruthArgs),
@@ -292,6 +292,16 @@ fn serve(args: ServeArgs) -> Result<(), Failure> {
     // Refuse bad values before the world is built.
     validate_statuses(args.redirect_status, args.lacnic_limit_status)
         .map_err(|e| input(anyhow::anyhow!(e)))?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(unexpected)?;
+    // Bind before building the world too: an address in use or not local is a configuration
+    // error (exit 1) and is reported at once, without spending the world's build time.
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind(args.listen))
+        .with_context(|| format!("cannot listen on {}", args.listen))
+        .map_err(input)?;
     let world = Arc::new(args.world.load().map_err(from_lib)?);
     tracing::info!(
         networks = world.len(),
@@ -319,16 +329,8 @@ fn serve(args: ServeArgs) -> Result<(), Failure> {
     config.bootstrap_out = args.bootstrap_out;
     config.validate().map_err(|e| input(anyhow::anyhow!(e)))?;
 
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(unexpected)?;
     rt.block_on(async move {
         let mut config = config;
-        let listener = tokio::net::TcpListener::bind(args.listen)
-            .await
-            .with_context(|| format!("cannot listen on {}", args.listen))
-            .map_err(unexpected)?;
         let addr = listener.local_addr().map_err(unexpected)?;
         // Write the bootstrap file before announcing the address, so that whoever reads the
         // line can use the file at once.

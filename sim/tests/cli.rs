@@ -52,6 +52,42 @@ fn bad_flags_exit_1_with_one_clear_line() {
     }
 }
 
+/// Run `serve` on `addr` and check: exit 1, nothing on stdout, and stderr is exactly one line
+/// `rdapfleet-sim: error: cannot listen on ADDR: ...` (reported before the world is built).
+#[track_caller]
+fn serve_cannot_listen_on(addr: &str) {
+    let out = sim()
+        .args(["serve", "--only", "41.0.0.0/8", "--listen", addr])
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "stderr: {stderr}");
+    assert!(
+        out.stdout.is_empty(),
+        "stdout: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(stderr.lines().count(), 1, "stderr: {stderr}");
+    assert!(
+        stderr.starts_with(&format!("rdapfleet-sim: error: cannot listen on {addr}: ")),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn serve_on_an_unusable_address_exits_1_with_one_line() {
+    // An address already in use.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    serve_cannot_listen_on(&addr);
+    drop(taken);
+    // An address that is not local (TEST-NET-1); skipped where non-local binds are allowed.
+    if std::net::TcpListener::bind("192.0.2.1:0").is_err() {
+        serve_cannot_listen_on("192.0.2.1:0");
+    }
+}
+
 #[test]
 fn help_exits_0() {
     sim()

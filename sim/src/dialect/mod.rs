@@ -2,8 +2,10 @@
 //! `shared/data/rdap/<rir>/` (key sets, handle styles, cidr0 or not, entities with vCards,
 //! events, notices, links, port43). One module per registry; this one holds what they share.
 //!
-//! Bodies are built per request as `serde_json::Value`s and serialized by the server; nothing
-//! is pre-rendered.
+//! Network answers are built per request as the typed, borrowed serde structs of [`object`]
+//! (each dialect fills the members its registry sends) and serialized straight to bytes by
+//! [`network`]; nothing is pre-rendered. Only the small error bodies ([`error`],
+//! [`lacnic_rate_limit_notice`]) are `serde_json::Value`s, serialized by the server.
 
 mod afrinic;
 mod apnic;
