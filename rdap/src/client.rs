@@ -196,6 +196,27 @@ fn is_redirect(s: StatusCode) -> bool {
     matches!(s.as_u16(), 301 | 302 | 303 | 307 | 308)
 }
 
+/// `outcome` as the answer about `ip`: a found network that does not contain `ip` (a registry
+/// answering about another address, or an IPv6 network for an IPv4 question) is a failure.
+fn answer_for(ip: IpAddr, outcome: LookupOutcome) -> LookupOutcome {
+    match outcome {
+        LookupOutcome::Found {
+            network,
+            registry,
+            url,
+            ..
+        } if !network.contains(ip) => LookupOutcome::Failed {
+            reason: format!(
+                "{url}: the answer ({} - {}) does not contain {ip}",
+                network.start_address, network.end_address
+            ),
+            retryable: false,
+            registry,
+        },
+        other => other,
+    }
+}
+
 fn fmt_secs(d: Duration) -> String {
     format!("{:.1}s", d.as_secs_f64())
 }
@@ -292,10 +313,11 @@ impl RdapClient {
         self.gate(registry).limiter.paused_until()
     }
 
-    /// One polite lookup of `ip`, starting at the bootstrap's service for it.
+    /// One polite lookup of `ip`, starting at the bootstrap's service for it. An answer whose
+    /// network does not contain `ip` is a non-retryable failure, never a found network.
     pub async fn lookup(&self, ip: IpAddr) -> LookupOutcome {
         match self.inner.bootstrap.query_url(ip) {
-            Some((_, url)) => self.fetch(url).await,
+            Some((_, url)) => self.fetch(ip, url).await,
             None => LookupOutcome::Failed {
                 reason: format!("no RDAP service for {ip} in the bootstrap file"),
                 retryable: false,
@@ -304,14 +326,14 @@ impl RdapClient {
         }
     }
 
-    /// One polite lookup of a given RDAP URL (redirects, retries and politeness as `lookup`).
+    /// Ask `url` about `ip`, with redirects, retries and politeness.
     #[tracing::instrument(level = "debug", skip(self, url), fields(url = %url))]
-    pub async fn fetch(&self, url: Url) -> LookupOutcome {
+    async fn fetch(&self, ip: IpAddr, url: Url) -> LookupOutcome {
         let attempts = self.inner.config.max_attempts.max(1);
         let mut last: Option<(String, Option<Registry>)> = None;
         for attempt in 1..=attempts {
             match self.attempt(&url).await {
-                Attempt::Done(outcome) => return self.count_outcome(outcome),
+                Attempt::Done(outcome) => return self.count_outcome(answer_for(ip, outcome)),
                 Attempt::Retry {
                     reason,
                     registry,
@@ -622,8 +644,6 @@ impl RdapClient {
         gate.counters.bump(Count::RateLimited);
         let n = gate.consecutive_429.fetch_add(1, Ordering::Relaxed) + 1;
         let pause = retry_after.unwrap_or_else(|| self.inner.backoff.delay(n));
-        // Saturate absurd Retry-After values instead of overflowing the clock.
-        let pause = pause.min(Duration::from_secs(7 * 86400));
         gate.limiter.pause_until(Instant::now() + pause);
         tracing::warn!(
             pause_s = pause.as_secs_f64(),

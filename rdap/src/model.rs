@@ -110,6 +110,23 @@ impl Network {
         let end: Ipv4Addr = self.end_address.parse().ok()?;
         Range::new(u32::from(start), u32::from(end)).ok()
     }
+
+    /// Whether `ip` lies between the network's start and end addresses (same address family;
+    /// `false` when the bounds do not parse, which [`crate::parse()`] never produces).
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        match (
+            self.start_address.parse::<IpAddr>(),
+            self.end_address.parse::<IpAddr>(),
+        ) {
+            (Ok(IpAddr::V4(s)), Ok(IpAddr::V4(e))) => {
+                matches!(ip, IpAddr::V4(a) if s <= a && a <= e)
+            }
+            (Ok(IpAddr::V6(s)), Ok(IpAddr::V6(e))) => {
+                matches!(ip, IpAddr::V6(a) if s <= a && a <= e)
+            }
+            _ => false,
+        }
+    }
 }
 
 /// Whether a registry `type` string marks an **assignment** (a leaf: space handed to an end

@@ -90,23 +90,25 @@ async fn found_keeps_raw_json_sends_accept_and_reuses_the_connection() {
 
 #[tokio::test]
 async fn every_redirect_code_is_followed_across_registries() {
+    // The test bootstrap sends 193.0.6.0/24 to ARIN (as if transferred), and ARIN redirects
+    // to RIPE NCC, which holds it.
     for code in [301u16, 302, 303, 307, 308] {
         let s = Server::start();
         s.route(
-            ARIN_PATH,
-            vec![Reply::redirect(code, s.url("/ripencc/ip/3.3.3.3"))],
+            "/arin/registry/ip/193.0.6.139",
+            vec![Reply::redirect(code, s.url("/ripencc/ip/193.0.6.139"))],
         );
         s.route(
-            "/ripencc/ip/3.3.3.3",
+            "/ripencc/ip/193.0.6.139",
             vec![Reply::json(200, fixture(RIPE_BODY))],
         );
         let c = client(&s, test_config());
-        let o = c.lookup(ip("3.3.3.3")).await;
+        let o = c.lookup(ip("193.0.6.139")).await;
         let (n, redirects, registry, url) = found(&o);
         assert_eq!(redirects, 1, "{code}");
         assert_eq!(registry, Some(Registry::RipeNcc), "{code}");
         assert_eq!(n.registry, Some(Registry::RipeNcc), "{code}");
-        assert_eq!(url, s.url("/ripencc/ip/3.3.3.3"));
+        assert_eq!(url, s.url("/ripencc/ip/193.0.6.139"));
         assert_eq!(n.start_address, "193.0.0.0");
         let stats = c.stats();
         let get = |r| {
@@ -256,8 +258,11 @@ async fn long_retry_after_fails_fast_and_keeps_the_pause() {
         vec![Reply::json(429, "{}").with_header("retry-after", "3600")],
     );
     s.route(
-        "/lacnic/rdap/ip/200.1.1.1",
-        vec![Reply::json(200, fixture(ARIN_BODY))],
+        "/lacnic/rdap/ip/200.57.141.161",
+        vec![Reply::json(
+            200,
+            fixture("lacnic/200.57.141.161__ipwhois-2015.json"),
+        )],
     );
     let c = client(&s, test_config());
     let t0 = Instant::now();
@@ -270,7 +275,7 @@ async fn long_retry_after_fails_fast_and_keeps_the_pause() {
         Some(t0 + Duration::from_secs(3600))
     );
     // Another registry is not held back.
-    found(&c.lookup(ip("200.1.1.1")).await);
+    found(&c.lookup(ip("200.57.141.161")).await);
     assert_eq!(t0.elapsed(), Duration::ZERO);
     // Nor is arin asked again while paused.
     let _ = c.lookup(ip("3.3.3.3")).await;
@@ -388,6 +393,48 @@ async fn persistent_server_errors_fail_retryable() {
     let (reason, retryable) = failed(&c.lookup(ip("3.3.3.3")).await);
     assert!(retryable);
     assert!(reason.contains("HTTP 500"), "{reason}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn absurd_retry_after_on_server_errors_saturates() {
+    for value in [
+        "99999999999999999999".to_string(),
+        "Fri, 31 Dec 9999 23:59:59 GMT".to_string(),
+    ] {
+        let s = Server::start();
+        s.route(
+            ARIN_PATH,
+            vec![Reply::json(503, "down").with_header("retry-after", value.clone())],
+        );
+        let c = client(&s, test_config());
+        let asked = Instant::now();
+        let (reason, retryable) = failed(&c.lookup(ip("3.3.3.3")).await);
+        // The retry after the 503 finds ARIN paused for longer than the lookup may wait.
+        assert!(retryable, "{value}: {reason}");
+        assert!(reason.contains("arin is paused for"), "{value}: {reason}");
+        assert_eq!(s.hit_count(ARIN_PATH), 1, "{value}");
+        // Paused for the longest wait a Retry-After may ask for, not for centuries.
+        let until = c.paused_until(Some(Registry::Arin)).expect("ARIN paused");
+        let max = rdapfleet_rdap::retry_after::MAX_RETRY_AFTER;
+        assert!(
+            until - asked >= max && until - asked < max + Duration::from_secs(1),
+            "{value}: paused for {:?}",
+            until - asked
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_answer_about_another_address_is_not_a_network() {
+    let s = Server::start();
+    // ARIN answers the question about 3.3.3.3 with RIPE NCC's 193.0.0.0/21 network.
+    s.route(ARIN_PATH, vec![Reply::json(200, fixture(RIPE_BODY))]);
+    let c = client(&s, test_config());
+    let (reason, retryable) = failed(&c.lookup(ip("3.3.3.3")).await);
+    assert!(!retryable, "{reason}");
+    assert!(reason.contains("does not contain 3.3.3.3"), "{reason}");
+    let arin = c.stats()[0].1;
+    assert_eq!((arin.found, arin.failed), (0, 1));
 }
 
 #[tokio::test(start_paused = true)]
@@ -649,7 +696,7 @@ async fn bootstrap_loads_over_loopback_http() {
     let b = Bootstrap::load(&s.url("/bootstrap/ipv4.json"))
         .await
         .unwrap();
-    assert_eq!(b.ipv4_prefix_count(), 5);
+    assert_eq!(b.ipv4_prefix_count(), 6);
     let (r, u) = b.base_url_for(ip("200.1.2.3")).unwrap();
     assert_eq!(r, Some(Registry::Lacnic));
     assert_eq!(u.as_str(), s.url("/lacnic/rdap/"));
@@ -666,7 +713,7 @@ async fn bootstrap_loads_over_loopback_http() {
             .await
             .unwrap()
             .ipv4_prefix_count(),
-        5
+        6
     );
     let e = Bootstrap::load(dir.path().join("nope.json").to_str().unwrap())
         .await

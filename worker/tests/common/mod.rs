@@ -122,6 +122,7 @@ impl Server {
             r#"{{"version":"1.0","publication":"2024-01-01T00:00:00Z","services":[
                 [["3.0.0.0/8"],["{base}/arin/registry/"]],
                 [["193.0.0.0/8"],["{base}/ripencc/"]],
+                [["193.0.6.0/24"],["{base}/arin/registry/"]],
                 [["200.0.0.0/8"],["{base}/lacnic/rdap/"]]
             ]}}"#
         )
