@@ -32,6 +32,8 @@ bash scripts/check-ops.sh
 step "tests"
 if command -v cargo-nextest >/dev/null 2>&1; then
   cargo nextest run --workspace --no-fail-fast
+  step "doctests (nextest does not run them)"
+  cargo test --workspace --doc
 else
   cargo test --workspace --no-fail-fast
 fi

@@ -33,15 +33,7 @@ impl Token {
     /// A token from its text. It must be non-empty visible ASCII without spaces (it travels
     /// in an HTTP/2 header as `Bearer <token>`).
     pub fn new(value: &str) -> Result<Self> {
-        if value.is_empty() {
-            return Err(Error::Config("the token is empty".into()));
-        }
-        if let Some(pos) = value.bytes().position(|b| !(0x21..=0x7e).contains(&b)) {
-            return Err(Error::Config(format!(
-                "the token has a character that cannot travel in a gRPC header at byte {pos} \
-                 (only visible ASCII without spaces is allowed; `openssl rand -hex 32` makes a good one)"
-            )));
-        }
+        rdapfleet_cli::check_token(value).map_err(Error::Config)?;
         if value.len() < SHORT_TOKEN {
             tracing::warn!(
                 length = value.len(),
@@ -51,44 +43,16 @@ impl Token {
         Ok(Self(Arc::from(value.as_bytes())))
     }
 
-    /// Read a token file: its whole content, less one trailing newline (`\n` or `\r\n`).
-    /// An unreadable or empty file is an error naming the file.
+    /// Read a token file (see [`rdapfleet_cli::read_token_file`]: one trailing newline
+    /// dropped, the rest checked). An unreadable or empty file is an error naming the file.
     pub fn from_file(path: &Path) -> Result<Self> {
-        let raw = std::fs::read(path).map_err(|e| {
-            Error::Config(format!(
-                "cannot read the token file {}: {e}",
-                path.display()
-            ))
-        })?;
-        let text = std::str::from_utf8(&raw).map_err(|_| {
-            Error::Config(format!(
-                "the token file {} is not text (expected one line of visible ASCII)",
-                path.display()
-            ))
-        })?;
-        let text = text.strip_suffix('\n').unwrap_or(text);
-        let text = text.strip_suffix('\r').unwrap_or(text);
-        if text.is_empty() {
-            return Err(Error::Config(format!(
-                "the token file {} is empty: put the fleet's shared token in it (`openssl rand -hex 32`)",
-                path.display()
-            )));
-        }
-        Self::new(text)
-            .map_err(|e| Error::Config(format!("the token file {}: {}", path.display(), inner(e))))
+        Self::new(&rdapfleet_cli::read_token_file(path).map_err(Error::Config)?)
     }
 
     /// Whether `presented` is this token, compared in constant time (the comparison takes
     /// the same time wherever the first difference is; only the length is not hidden).
     pub fn matches(&self, presented: &[u8]) -> bool {
         bool::from(self.0.as_ref().ct_eq(presented))
-    }
-}
-
-fn inner(e: Error) -> String {
-    match e {
-        Error::Config(m) => m,
-        other => other.to_string(),
     }
 }
 
@@ -331,39 +295,15 @@ mod tests {
     }
 
     #[test]
-    fn token_files_lose_one_newline_and_must_not_be_empty() {
+    fn token_files_are_read_by_the_shared_reader() {
+        // The reader's cases are tested in rdapfleet-cli; here, that Token uses it.
         let dir = tempfile::tempdir().unwrap();
-        let write = |name: &str, body: &[u8]| {
-            let p = dir.path().join(name);
-            std::fs::write(&p, body).unwrap();
-            p
-        };
-        let t = Token::from_file(&write("a", b"0123456789abcdef\n")).unwrap();
-        assert!(t.matches(b"0123456789abcdef"));
-        let t = Token::from_file(&write("b", b"0123456789abcdef\r\n")).unwrap();
-        assert!(t.matches(b"0123456789abcdef"));
-        let e = Token::from_file(&write("c", b"")).unwrap_err().to_string();
-        assert!(e.contains("is empty"), "{e}");
-        let e = Token::from_file(&write("d", b"\n"))
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("is empty"), "{e}");
-        let e = Token::from_file(&write("e", b"two words\n"))
-            .unwrap_err()
-            .to_string();
+        let p = dir.path().join("token");
+        std::fs::write(&p, b"0123456789abcdef\r\n").unwrap();
+        assert!(Token::from_file(&p).unwrap().matches(b"0123456789abcdef"));
+        std::fs::write(&p, b"two words\n").unwrap();
+        let e = Token::from_file(&p).unwrap_err().to_string();
         assert!(e.contains("cannot travel in a gRPC header"), "{e}");
-        let e = Token::from_file(&write("f", b"abc\n\n"))
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("cannot travel in a gRPC header"), "{e}");
-        let e = Token::from_file(&write("g", &[0xff, 0xfe]))
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("is not text"), "{e}");
-        let e = Token::from_file(&dir.path().join("missing"))
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("cannot read the token file"), "{e}");
     }
 
     #[test]

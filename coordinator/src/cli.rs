@@ -244,35 +244,7 @@ pub fn parse_token(s: &str) -> Result<Token, String> {
     })
 }
 
-/// Parse a size in bytes: a number with an optional unit, `KiB`/`MiB`/`GiB` (powers of 1024)
-/// or `KB`/`MB`/`GB` (powers of 1000); `16MiB`, `512 KiB`, `1048576`.
-pub fn parse_size(s: &str) -> Result<usize, String> {
-    let t = s.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (digits, unit) = t.split_at(split);
-    let bad = || format!("invalid size {s:?} (examples: 16MiB, 512KiB, 4MB, 1048576)");
-    let n: u64 = digits.parse().map_err(|_| bad())?;
-    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" | "kib" => 1 << 10,
-        "m" | "mib" => 1 << 20,
-        "g" | "gib" => 1 << 30,
-        "kb" => 1_000,
-        "mb" => 1_000_000,
-        "gb" => 1_000_000_000,
-        _ => return Err(bad()),
-    };
-    n.checked_mul(mult)
-        .and_then(|v| usize::try_from(v).ok())
-        .filter(|&v| v <= 1 << 30)
-        .ok_or_else(|| format!("size {s:?} is too large (at most 1GiB)"))
-}
-
-/// Parse a human duration such as `30s`, `5m`, `1h 30m` or `500ms`.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s)
-        .map_err(|e| format!("invalid duration {s:?}: {e} (examples: 500ms, 30s, 5m, 1h)"))
-}
+pub use rdapfleet_cli::{parse_duration, parse_size};
 
 /// Flags of `telemetry`.
 #[derive(Debug, Args)]

@@ -93,6 +93,8 @@ impl Store {
             .name("rdapfleet-store".into())
             .spawn(move || {
                 let conn = match db::open(&path, Access::ReadWrite).and_then(|c| {
+                    // Short waits, repeated by `apply_waiting` with a warning each time.
+                    c.busy_timeout(LOCKED_WAIT)?;
                     let loaded = db::load(&c)?;
                     Ok((c, loaded))
                 }) {
@@ -227,7 +229,7 @@ fn commit_group(
     let started = std::time::Instant::now();
     let result = match failed {
         Some(m) => Err(format!("an earlier write failed: {m}")),
-        None => apply(conn, writes, &mut tally).map_err(|e| e.to_string()),
+        None => apply_waiting(conn, writes, &mut tally),
     };
     match &result {
         Ok(()) => tally.record(started.elapsed()),
@@ -279,6 +281,59 @@ impl Tally {
             metrics::counter!(m::TELEMETRY_SAMPLES).increment(self.telemetry);
         }
     }
+}
+
+/// How long a group of writes keeps waiting for a database that another process holds locked
+/// (an `add-range`, a backup, an operator's `sqlite3` shell) before the store gives up. Each
+/// attempt already waits the connection's busy timeout; the callers wait meanwhile (their RPCs
+/// are answered only after the commit), so nothing is acknowledged that is not stored.
+const LOCKED_PATIENCE: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// One attempt's wait for a locked database (the store connection's busy timeout).
+const LOCKED_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// [`apply`], tried again while the database is locked by another process (the failed
+/// transaction was rolled back whole, so trying again is safe), for up to [`LOCKED_PATIENCE`].
+fn apply_waiting(
+    conn: &mut Connection,
+    groups: &[Vec<Write>],
+    tally: &mut Tally,
+) -> Result<(), String> {
+    let started = std::time::Instant::now();
+    for attempt in 1u64.. {
+        *tally = Tally::default();
+        match apply(conn, groups, tally) {
+            Ok(()) => {
+                if attempt > 1 {
+                    tracing::info!(
+                        waited_ms = started.elapsed().as_millis() as u64,
+                        "the database is writable again"
+                    );
+                }
+                return Ok(());
+            }
+            Err(e) if is_locked(&e) && started.elapsed() < LOCKED_PATIENCE => {
+                if attempt % 10 == 1 {
+                    tracing::warn!(
+                        error = %e,
+                        waited_s = started.elapsed().as_secs(),
+                        "the database is locked by another process; writes wait"
+                    );
+                }
+                // SQLite may report some lock conflicts without waiting: never spin.
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+    unreachable!("the attempts never run out")
+}
+
+fn is_locked(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
 }
 
 fn apply(conn: &mut Connection, groups: &[Vec<Write>], tally: &mut Tally) -> rusqlite::Result<()> {
@@ -513,5 +568,37 @@ mod tests {
         let b0 = loaded.batches.iter().find(|b| b.row.id == 0).unwrap();
         assert_eq!(b0.row.status, BatchStatus::Leased);
         assert!(b0.settled.iter().all(|s| *s));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn writes_wait_for_a_database_locked_by_another_process() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = rdapfleet_testkit::seed_file(dir.path(), &["8.8.8.0/24"], 64);
+        let (store, _) = Store::open(db.clone()).await.unwrap();
+        // Another connection (an add-range, a backup, a sqlite3 shell) takes the write lock
+        // for longer than the store's busy timeout.
+        let other = Connection::open(&db).unwrap();
+        other.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let first = u32::from(std::net::Ipv4Addr::new(8, 8, 8, 0));
+        let ack = store.submit(vec![outcome(first)]);
+        let held = LOCKED_WAIT * 3;
+        let release = std::thread::spawn(move || {
+            std::thread::sleep(held);
+            other.execute_batch("COMMIT").unwrap();
+        });
+        let t0 = std::time::Instant::now();
+        ack.wait()
+            .await
+            .expect("the write waits instead of failing");
+        assert!(t0.elapsed() >= held - std::time::Duration::from_millis(100));
+        release.join().unwrap();
+        // The store still takes writes afterwards (it did not turn itself off).
+        store.submit(vec![outcome(first + 1)]).wait().await.unwrap();
+        let n: i64 = store
+            .read(|c| Ok(c.query_row("SELECT count(*) FROM outcomes", [], |r| r.get(0))?))
+            .await
+            .unwrap();
+        assert_eq!(n, 2);
+        store.close().await.unwrap();
     }
 }

@@ -164,6 +164,17 @@ fn add_range_refuses_bad_input_and_files() {
     let mut c = add_range(&db, "9.9.0.0/16");
     c.args(["--stride-prefix", "4"]);
     fails_with_one_line(c, "--stride-prefix 4 is out of range");
+    let mut c = add_range(&db, "0.0.0.0/0");
+    c.args(["--stride-prefix", "32"]);
+    fails_with_one_line(
+        c,
+        "4294967296 addresses, more than the 67108864 one add-range may queue",
+    );
+    // None of the refusals changed the seed list.
+    let out = status(&db).arg("--json").output().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["seed_ips"], 256);
+    assert_eq!(v["batches"]["total"], 4);
     fails_with_one_line(
         add_range(&dir.path().join("nope.sqlite"), "9.9.0.0/16"),
         "no such file",

@@ -3,6 +3,7 @@
 
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior};
 
+use crate::order::hand_out_positions;
 use crate::schema;
 use crate::strategy::{DEFAULT_SHUFFLE_SEED, MAX_BATCH_SIZE};
 use crate::write::{insert_batches, insert_seeds};
@@ -28,13 +29,26 @@ pub struct AppendSummary {
     pub batch_count: u64,
 }
 
-/// Add `ips` (any order, duplicates allowed) to an open seed file, in one `IMMEDIATE`
-/// transaction: addresses already in `seeds` are skipped, the rest (sorted) are cut into new
-/// batches of `batch_size` with ids after the current largest id and `hand_out` values after
-/// the current largest (spread among themselves by the file's shuffle seed), and meta
-/// `ip_count` / `batch_count` are updated. Safe while the coordinator has the file open in WAL
-/// mode; give `conn` a `busy_timeout` so the transaction waits for the coordinator's writes.
+/// Batches [`append_ips`] writes per transaction: the coordinator's writes wait for at most
+/// one such transaction (about 128,000 addresses, a fraction of a second), never for a whole
+/// `add-range`.
+pub const APPEND_CHUNK_BATCHES: usize = 128;
+
+/// Add `ips` (any order, duplicates allowed) to an open seed file: addresses already in
+/// `seeds` are skipped, the rest (sorted) are cut into new batches of `batch_size` with ids
+/// after the current largest id and `hand_out` values after the current largest (spread among
+/// themselves, as one set, by the file's shuffle seed), and meta `ip_count` / `batch_count` are
+/// updated.
+///
+/// Safe while the coordinator has the file open in WAL mode: the new addresses are found in a
+/// read transaction (which never blocks the coordinator), then written in `IMMEDIATE`
+/// transactions of [`APPEND_CHUNK_BATCHES`] whole batches each, so the coordinator's own
+/// writes wait a fraction of a second at most. Each transaction leaves a consistent file (whole
+/// batches, meta counts updated): when the command is interrupted, running it again adds the
+/// rest. Give `conn` a `busy_timeout` so each transaction waits for the coordinator's writes.
 /// `conn` must not be inside a transaction already (this function opens its own).
+/// [`Error::Concurrent`] when another process added batches between two of the transactions
+/// (what was written so far stays; running the command again adds the rest).
 ///
 /// New batches may interleave with old ones in address order; their addresses are still read
 /// with [`batch_ips`] (the `batch_id` column decides).
@@ -49,56 +63,73 @@ pub fn append_ips(conn: &Connection, ips: &[u32], batch_size: usize) -> Result<A
     wanted.sort_unstable();
     wanted.dedup();
 
-    let tx = Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
-    let fresh: Vec<u32> = {
-        let mut exists = tx.prepare("SELECT 1 FROM seeds WHERE ip = ?1")?;
-        let mut fresh = Vec::with_capacity(wanted.len());
-        for &ip in &wanted {
-            if !exists.exists([i64::from(ip)])? {
-                fresh.push(ip);
-            }
-        }
-        fresh
+    let (fresh, shuffle_seed) = {
+        let tx = Transaction::new_unchecked(conn, TransactionBehavior::Deferred)?;
+        let fresh = not_yet_seeds(&tx, &wanted)?;
+        let shuffle_seed = schema::get_meta(&tx, schema::META_SHUFFLE_SEED)?
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(DEFAULT_SHUFFLE_SEED);
+        tx.finish()?;
+        (fresh, shuffle_seed)
     };
-    let (max_id, max_hand_out): (Option<i64>, Option<i64>) =
-        tx.query_row("SELECT max(id), max(hand_out) FROM batches", [], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })?;
-    let first_id = max_id.map_or(0, |m| m + 1);
-    let shuffle_seed = schema::get_meta(&tx, schema::META_SHUFFLE_SEED)?
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(DEFAULT_SHUFFLE_SEED);
-    let new_batches = insert_batches(
-        &tx,
-        &fresh,
-        batch_size,
-        first_id,
-        max_hand_out.map_or(0, |m| m + 1),
-        shuffle_seed,
-    )?;
-    insert_seeds(&tx, &fresh, batch_size, first_id, &mut |_, _| {})?;
+    let positions = hand_out_positions(fresh.len().div_ceil(batch_size), shuffle_seed);
 
-    let ip_count = meta_count(&tx, schema::META_IP_COUNT, "SELECT count(*) FROM seeds")?;
-    let batch_count = meta_count(
-        &tx,
-        schema::META_BATCH_COUNT,
-        "SELECT count(*) FROM batches",
-    )?;
-    let ip_count = ip_count.0 + if ip_count.1 { 0 } else { fresh.len() as u64 };
-    let batch_count = batch_count.0 + if batch_count.1 { 0 } else { new_batches };
-    schema::set_meta(&tx, schema::META_IP_COUNT, &ip_count.to_string())?;
-    schema::set_meta(&tx, schema::META_BATCH_COUNT, &batch_count.to_string())?;
-    tx.commit()?;
-
-    let summary = AppendSummary {
+    let mut summary = AppendSummary {
         offered: wanted.len() as u64,
-        added: fresh.len() as u64,
-        already_present: (wanted.len() - fresh.len()) as u64,
-        new_batches,
-        first_batch_id: (new_batches > 0).then_some(first_id),
-        ip_count,
-        batch_count,
+        ..AppendSummary::default()
     };
+    // Ids and hand-out values of the whole append, fixed by the first transaction.
+    let mut base: Option<(i64, i64)> = None;
+    for (k, chunk) in fresh.chunks(batch_size * APPEND_CHUNK_BATCHES).enumerate() {
+        let tx = Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
+        // Another add-range may have added some of them since the read.
+        let chunk = not_yet_seeds(&tx, chunk)?;
+        let (max_id, max_hand_out): (Option<i64>, Option<i64>) =
+            tx.query_row("SELECT max(id), max(hand_out) FROM batches", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?;
+        let next_id = max_id.map_or(0, |m| m + 1);
+        let (first_id, hand_out_base) =
+            *base.get_or_insert((next_id, max_hand_out.map_or(0, |m| m + 1)));
+        let expected_id = first_id + summary.new_batches as i64;
+        if next_id != expected_id {
+            return Err(Error::Concurrent(format!(
+                "another process added batches to the seed list during this append \
+                 ({} of {} new addresses were added); run the command again to add the rest",
+                summary.added,
+                fresh.len()
+            )));
+        }
+        let first_position = k * APPEND_CHUNK_BATCHES;
+        let added = insert_batches(
+            &tx,
+            &chunk,
+            batch_size,
+            next_id,
+            hand_out_base,
+            &positions[first_position.min(positions.len())..],
+        )?;
+        insert_seeds(&tx, &chunk, batch_size, next_id, &mut |_, _| {
+            std::ops::ControlFlow::Continue(())
+        })?;
+        let (ip_count, batch_count) = update_counts(&tx, chunk.len() as u64, added)?;
+        tx.commit()?;
+        summary.added += chunk.len() as u64;
+        summary.new_batches += added;
+        summary.first_batch_id = summary.first_batch_id.or((added > 0).then_some(next_id));
+        summary.ip_count = ip_count;
+        summary.batch_count = batch_count;
+    }
+    if fresh.is_empty() {
+        summary.ip_count = meta_count(conn, schema::META_IP_COUNT, "SELECT count(*) FROM seeds")?.0;
+        summary.batch_count = meta_count(
+            conn,
+            schema::META_BATCH_COUNT,
+            "SELECT count(*) FROM batches",
+        )?
+        .0;
+    }
+    summary.already_present = summary.offered - summary.added;
     tracing::debug!(
         offered = summary.offered,
         added = summary.added,
@@ -106,6 +137,34 @@ pub fn append_ips(conn: &Connection, ips: &[u32], batch_size: usize) -> Result<A
         "seed addresses appended"
     );
     Ok(summary)
+}
+
+/// The addresses of the sorted `ips` that are not seeds yet.
+fn not_yet_seeds(conn: &Connection, ips: &[u32]) -> Result<Vec<u32>> {
+    let mut exists = conn.prepare_cached("SELECT 1 FROM seeds WHERE ip = ?1")?;
+    let mut fresh = Vec::with_capacity(ips.len());
+    for &ip in ips {
+        if !exists.exists([i64::from(ip)])? {
+            fresh.push(ip);
+        }
+    }
+    Ok(fresh)
+}
+
+/// Add `ips` and `batches` to meta `ip_count` / `batch_count` (inside the transaction that
+/// inserted them); returns the new counts.
+fn update_counts(conn: &Connection, ips: u64, batches: u64) -> Result<(u64, u64)> {
+    let ip_count = meta_count(conn, schema::META_IP_COUNT, "SELECT count(*) FROM seeds")?;
+    let batch_count = meta_count(
+        conn,
+        schema::META_BATCH_COUNT,
+        "SELECT count(*) FROM batches",
+    )?;
+    let ip_count = ip_count.0 + if ip_count.1 { 0 } else { ips };
+    let batch_count = batch_count.0 + if batch_count.1 { 0 } else { batches };
+    schema::set_meta(conn, schema::META_IP_COUNT, &ip_count.to_string())?;
+    schema::set_meta(conn, schema::META_BATCH_COUNT, &batch_count.to_string())?;
+    Ok((ip_count, batch_count))
 }
 
 /// A meta count before the change, and whether it was recounted from the table (then it
@@ -229,6 +288,44 @@ mod tests {
             append_ips(&conn, &offered, 0),
             Err(Error::InvalidPlan(_))
         ));
+    }
+
+    #[test]
+    fn large_appends_are_written_in_whole_batch_chunks_spread_as_one_set() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = Connection::open(small_file(dir.path())).unwrap();
+        // 8.8.0.0/22 at /32: 1,024 addresses, of which 8.8.{0..3}.1 are seeds already; in
+        // batches of 2 that is 510 new batches, written in 4 transactions of at most 128.
+        let offered = crate::stride_ips(parse_cidr("8.8.0.0/22").unwrap(), 32);
+        let s = append_ips(&conn, &offered, 2).unwrap();
+        assert_eq!((s.offered, s.added, s.already_present), (1024, 1020, 4));
+        assert_eq!(s.new_batches, 510);
+        assert!(s.new_batches as usize > 3 * APPEND_CHUNK_BATCHES);
+        assert_eq!(s.first_batch_id, Some(3));
+        assert_eq!((s.ip_count, s.batch_count), (256 + 1020, 3 + 510));
+        let rows: Vec<(i64, i64, i64, i64)> = conn
+            .prepare(
+                "SELECT id, hand_out, ip_count, first_ip FROM batches WHERE id >= 3 ORDER BY id",
+            )
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        // Contiguous ids, every batch full, in address order.
+        assert!(rows.iter().enumerate().all(|(i, r)| r.0 == 3 + i as i64));
+        assert!(rows.iter().all(|r| r.2 == 2));
+        assert!(rows.windows(2).all(|w| w[0].3 < w[1].3));
+        // Hand-out values: the seeded permutation of all 510 new batches after the old ones,
+        // not one permutation per transaction.
+        let positions = hand_out_positions(510, DEFAULT_SHUFFLE_SEED);
+        let hand_outs: Vec<i64> = rows.iter().map(|r| r.1).collect();
+        let expected: Vec<i64> = positions.iter().map(|&p| 3 + p as i64).collect();
+        assert_eq!(hand_outs, expected);
+        let seeds: i64 = conn
+            .query_row("SELECT count(*) FROM seeds", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(seeds, 256 + 1020);
     }
 
     #[test]

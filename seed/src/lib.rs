@@ -115,6 +115,12 @@ pub enum Error {
     /// The file holds values a seed file cannot hold.
     #[error("corrupt seed file: {0}")]
     Corrupt(String),
+    /// The write was interrupted (Ctrl-C, SIGTERM) and nothing was left behind.
+    #[error("interrupted: no seed file was written")]
+    Interrupted,
+    /// Another process changed the seed list while this one was appending to it.
+    #[error("{0}")]
+    Concurrent(String),
 }
 
 impl Error {

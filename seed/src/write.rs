@@ -5,6 +5,7 @@
 
 use std::fs;
 use std::io;
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -52,16 +53,17 @@ pub struct SeedSummary {
 /// `force` an existing file is replaced atomically (its stale `-wal`/`-shm` files are removed
 /// first, so they can never be replayed into the new file).
 pub fn write_seed_file(path: &Path, plan: &SeedPlan, force: bool) -> Result<SeedSummary> {
-    write_seed_file_with_progress(path, plan, force, &mut |_, _| {})
+    write_seed_file_with_progress(path, plan, force, &mut |_, _| ControlFlow::Continue(()))
 }
 
 /// [`write_seed_file`], calling `progress(rows_written, rows_total)` now and then while the
-/// seed rows are inserted (for a progress bar).
+/// seed rows are inserted (for a progress bar). When `progress` returns `Break` the write stops
+/// with [`Error::Interrupted`] and leaves nothing behind (for Ctrl-C).
 pub fn write_seed_file_with_progress(
     path: &Path,
     plan: &SeedPlan,
     force: bool,
-    progress: &mut dyn FnMut(u64, u64),
+    progress: &mut dyn FnMut(u64, u64) -> ControlFlow<()>,
 ) -> Result<SeedSummary> {
     let started = Instant::now();
     plan.validate()?;
@@ -84,7 +86,8 @@ pub fn write_seed_file_with_progress(
     bulk_load_pragmas(&conn)?;
     schema::create(&conn)?;
     conn.execute_batch("BEGIN")?;
-    let batch_count = insert_batches(&conn, &ips, plan.batch_size, 0, 0, plan.shuffle_seed)?;
+    let positions = hand_out_positions(ips.len().div_ceil(plan.batch_size), plan.shuffle_seed);
+    let batch_count = insert_batches(&conn, &ips, plan.batch_size, 0, 0, &positions)?;
     insert_seeds(&conn, &ips, plan.batch_size, 0, progress)?;
     let meta = [
         (schema::META_FORMAT, schema::FORMAT.to_string()),
@@ -168,18 +171,23 @@ fn finish_as_wal(conn: Connection) -> Result<()> {
 }
 
 /// Insert the `batches` rows of the sorted `ips`: batch `first_id + i` holds the `i`-th run of
-/// `batch_size` addresses and is handed out at `hand_out_base + position`, the position coming
-/// from the seeded permutation of the new batches. Returns the number of batches.
+/// `batch_size` addresses and is handed out at `hand_out_base + positions[i]` (`positions`
+/// from [`hand_out_positions`], at least one per batch). Returns the number of batches.
 pub(crate) fn insert_batches(
     conn: &Connection,
     ips: &[u32],
     batch_size: usize,
     first_id: i64,
     hand_out_base: i64,
-    shuffle_seed: u64,
+    positions: &[u64],
 ) -> Result<u64> {
     let batches = ips.len().div_ceil(batch_size);
-    let positions = hand_out_positions(batches, shuffle_seed);
+    if positions.len() < batches {
+        return Err(Error::InvalidPlan(format!(
+            "{batches} batches but {} hand-out positions",
+            positions.len()
+        )));
+    }
     let mut stmt = conn.prepare(
         "INSERT INTO batches (id, first_ip, last_ip, ip_count, hand_out) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?;
@@ -202,13 +210,14 @@ pub(crate) fn insert_batches(
 const ROWS_PER_INSERT: usize = 128;
 
 /// Insert the `seeds` rows of the sorted `ips` (batch `first_id + i / batch_size`), in rowid
-/// order, with one prepared multi-row statement.
+/// order, with one prepared multi-row statement. [`Error::Interrupted`] when `progress` says
+/// stop.
 pub(crate) fn insert_seeds(
     conn: &Connection,
     ips: &[u32],
     batch_size: usize,
     first_id: i64,
-    progress: &mut dyn FnMut(u64, u64),
+    progress: &mut dyn FnMut(u64, u64) -> ControlFlow<()>,
 ) -> Result<()> {
     let total = ips.len() as u64;
     let values = vec!["(?,?)"; ROWS_PER_INSERT].join(",");
@@ -218,7 +227,9 @@ pub(crate) fn insert_seeds(
     let mut next_report = 0usize;
     while done < ips.len() {
         if done >= next_report {
-            progress(done as u64, total);
+            if progress(done as u64, total).is_break() {
+                return Err(Error::Interrupted);
+            }
             next_report = done + PROGRESS_EVERY;
         }
         let left = ips.len() - done;
@@ -238,8 +249,10 @@ pub(crate) fn insert_seeds(
             done += 1;
         }
     }
-    progress(total, total);
-    Ok(())
+    match progress(total, total) {
+        ControlFlow::Continue(()) => Ok(()),
+        ControlFlow::Break(()) => Err(Error::Interrupted),
+    }
 }
 
 /// Fail with [`Error::OutputExists`] when `path` exists and `force` is false; refuse a
@@ -304,7 +317,14 @@ impl TempDb {
                     });
                 }
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(Error::io(&path, e)),
+                Err(e) => {
+                    // Most often a directory the user may not write to: say so about the
+                    // output they named, not about our temporary file.
+                    return Err(Error::BadOutput {
+                        path: out.to_path_buf(),
+                        reason: format!("cannot create a file in {}: {e}", dir.display()),
+                    });
+                }
             }
         }
         Err(Error::io(

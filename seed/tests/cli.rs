@@ -246,7 +246,54 @@ fn input_errors_exit_1_and_leave_no_file() {
         "is a directory",
     );
     fails_with(seed().arg("generate"), "--out <FILE>");
+    // A directory nobody may create files in (even root, which runs CI): the error names
+    // the output asked for.
+    fails_with(
+        seed().args(["generate", "--out", "/proc/rdapfleet-seed.sqlite"]),
+        "/proc/rdapfleet-seed.sqlite: cannot create a file in /proc",
+    );
     assert!(listing(dir.path()).is_empty());
+}
+
+#[test]
+fn an_interrupted_generate_leaves_nothing_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("seed.sqlite");
+    // The whole stride list (14.5 M addresses) takes seconds even in a release build.
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("rdapfleet-seed"))
+        .args(["generate", "--strategy", "stride", "-q", "--out"])
+        .arg(&out)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until it is writing its temporary file, then interrupt it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while listing(dir.path()).is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no temporary file appeared"
+        );
+        assert!(child.try_wait().unwrap().is_none(), "generate ended early");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let killed = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let done = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&done.stderr);
+    assert_eq!(done.status.code(), Some(130), "stderr: {stderr}");
+    assert!(
+        stderr.contains("interrupted: no seed file was written"),
+        "{stderr}"
+    );
+    assert!(
+        listing(dir.path()).is_empty(),
+        "left {:?}",
+        listing(dir.path())
+    );
 }
 
 #[test]

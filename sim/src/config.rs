@@ -12,6 +12,9 @@ use rdapfleet_rdap::Registry;
 
 use crate::world::World;
 
+/// Human durations (`250ms`, `2s`, `1m30s`; a bare number is seconds), as every binary reads them.
+pub use rdapfleet_cli::parse_duration;
+
 /// Position of a registry in [`Registry::ALL`], for per-registry arrays.
 pub fn idx(r: Registry) -> usize {
     match r {
@@ -29,19 +32,6 @@ fn registries(name: &str) -> Result<Vec<Registry>, String> {
         "all" | "*" => Ok(Registry::ALL.to_vec()),
         other => Ok(vec![other.parse::<Registry>()?]),
     }
-}
-
-/// Parse a human duration (`250ms`, `2s`, `1m30s`; a bare number is seconds).
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let t = s.trim();
-    if let Ok(secs) = t.parse::<f64>()
-        && secs.is_finite()
-        && secs >= 0.0
-    {
-        return Ok(Duration::from_secs_f64(secs));
-    }
-    humantime::parse_duration(t)
-        .map_err(|e| format!("invalid duration {s:?} ({e}; expected e.g. 250ms, 2s, 1m30s)"))
 }
 
 /// One rate limit: `count` queries per `per`.

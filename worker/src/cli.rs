@@ -73,15 +73,16 @@ pub struct HttpArgs {
     pub rates: Vec<RateSpec>,
 
     /// Total time allowed for one HTTP request, body included.
-    #[arg(long, env = "RDAPFLEET_HTTP_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    #[arg(long, env = "RDAPFLEET_HTTP_TIMEOUT", default_value = "30s", value_parser = parse_positive_duration)]
     pub timeout: Duration,
 
     /// Time allowed to open a connection.
-    #[arg(long, env = "RDAPFLEET_CONNECT_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, env = "RDAPFLEET_CONNECT_TIMEOUT", default_value = "10s", value_parser = parse_positive_duration)]
     pub connect_timeout: Duration,
 
-    /// Largest response body accepted, in bytes.
-    #[arg(long, env = "RDAPFLEET_MAX_BODY_BYTES", default_value_t = 1 << 20)]
+    /// Largest response body accepted (`1MiB`, `256KiB`, or bytes; at least 4KiB: real
+    /// answers run from 2 to 60 KiB).
+    #[arg(long, env = "RDAPFLEET_MAX_BODY_BYTES", default_value = "1MiB", value_parser = parse_body_cap)]
     pub max_body_bytes: usize,
 
     /// Attempts over retryable failures (429, 5xx, timeouts) within one lookup.
@@ -157,7 +158,7 @@ pub struct RunArgs {
     pub imds_url: String,
 
     /// How often to poll for a spot interruption notice.
-    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    #[arg(long, default_value = "5s", value_parser = parse_positive_duration)]
     pub spot_poll: Duration,
 
     /// Longest wait at start-up for the coverage log replay before walking anyway.
@@ -169,7 +170,7 @@ pub struct RunArgs {
     pub flush_after: Duration,
 
     /// Telemetry interval (default: the coordinator's setting, normally a minute).
-    #[arg(long, env = "RDAPFLEET_TELEMETRY_INTERVAL", value_parser = parse_duration)]
+    #[arg(long, env = "RDAPFLEET_TELEMETRY_INTERVAL", value_parser = parse_positive_duration)]
     pub telemetry_interval: Option<Duration>,
 
     /// Serve Prometheus metrics on this address (e.g. 127.0.0.1:9465).
@@ -208,7 +209,7 @@ pub struct RefreshArgs {
     pub out: Option<PathBuf>,
 
     /// Time allowed for the download.
-    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    #[arg(long, default_value = "30s", value_parser = parse_positive_duration)]
     pub timeout: Duration,
 }
 
@@ -222,9 +223,15 @@ fn parse_rate(s: &str) -> Result<RateSpec, String> {
     s.parse().map_err(|e: rdapfleet_rdap::Error| e.to_string())
 }
 
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s.trim())
-        .map_err(|e| format!("{s:?} is not a duration like 30s, 2m or 1h ({e})"))
+use rdapfleet_cli::{parse_duration, parse_positive_duration};
+
+fn parse_body_cap(s: &str) -> Result<usize, String> {
+    match rdapfleet_cli::parse_size(s)? {
+        n if n < 4096 => Err(format!(
+            "{s:?} is too small for an RDAP answer (at least 4KiB)"
+        )),
+        n => Ok(n),
+    }
 }
 
 #[cfg(test)]
@@ -247,8 +254,10 @@ mod tests {
         assert!(
             parse_duration("soon")
                 .unwrap_err()
-                .contains("not a duration")
+                .contains("invalid duration")
         );
+        assert!(parse_body_cap("1KiB").unwrap_err().contains("too small"));
+        assert_eq!(parse_body_cap("1MiB"), Ok(1 << 20));
         assert!(parse_rate("lacnic=9").unwrap_err().contains("invalid rate"));
         assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
     }

@@ -31,23 +31,12 @@ fn host_name() -> String {
 /// Build the crawl's configuration from the flags (everything that can be checked before
 /// contacting anybody is checked here).
 pub async fn config_from_args(args: &RunArgs, drain: CancellationToken) -> Result<RunConfig> {
-    let token = match &args.token_file {
-        Some(p) => {
-            let raw = read_secret(p, "token file")?;
-            let t = String::from_utf8(raw)
-                .map_err(|_| Error::Input(format!("the token file {} is not text", p.display())))?
-                .trim()
-                .to_string();
-            if t.is_empty() {
-                return Err(Error::Input(format!(
-                    "the token file {} is empty",
-                    p.display()
-                )));
-            }
-            Some(t)
-        }
-        None => None,
-    };
+    let token = args
+        .token_file
+        .as_deref()
+        .map(rdapfleet_cli::read_token_file)
+        .transpose()
+        .map_err(Error::Input)?;
     let tls_ca_pem = args
         .tls_ca
         .as_deref()

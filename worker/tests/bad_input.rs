@@ -129,15 +129,27 @@ fn run_refuses_bad_flags_rates_durations_and_credentials() {
         ),
         (
             vec!["--token-file", t, "--flush-after", "soon"],
-            "not a duration like 30s",
+            "invalid duration \"soon\"",
         ),
         (
             vec!["--token-file", t, "--replay-wait", "1 fortnight"],
-            "not a duration",
+            "invalid duration",
         ),
         (
             vec!["--token-file", t, "--timeout", "forever"],
-            "not a duration",
+            "invalid duration",
+        ),
+        (
+            vec!["--token-file", t, "--timeout", "0s"],
+            "is zero; give a positive duration",
+        ),
+        (
+            vec!["--token-file", t, "--telemetry-interval", "0"],
+            "is zero; give a positive duration",
+        ),
+        (
+            vec!["--token-file", t, "--max-body-bytes", "100"],
+            "too small for an RDAP answer",
         ),
         (
             vec!["--token-file", t, "--rate", "lacnic=9"],
@@ -217,7 +229,7 @@ fn run_refuses_bad_flags_rates_durations_and_credentials() {
     fails(c, "invalid rate");
     let mut c = run(&["--token-file", t]);
     c.env("RDAPFLEET_FLUSH_AFTER", "whenever");
-    fails(c, "not a duration");
+    fails(c, "invalid duration");
 }
 
 #[test]

@@ -2,8 +2,11 @@
 //! `rdapfleet_seed` library: parse flags, call it, print one summary line or one error line.
 
 use std::io::IsTerminal;
+use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -13,6 +16,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use rdapfleet_seed::{
     SeedPlan, Strategy, parse_cidrs, read_info, schema, write_seed_file_with_progress,
 };
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 
 /// Generate and inspect rdapfleet seed files (the SQLite list of IPv4 addresses, cut into
 /// batches, that the coordinator hands out).
@@ -112,7 +116,8 @@ struct InfoArgs {
     json: bool,
 }
 
-/// An error with the exit code it deserves: 1 for input and usage errors, 2 for the rest.
+/// An error with the exit code it deserves: 1 for input and usage errors, 130 when
+/// interrupted (as a shell reports Ctrl-C), 2 for the rest.
 struct Failure {
     error: anyhow::Error,
     code: u8,
@@ -120,14 +125,14 @@ struct Failure {
 
 impl Failure {
     fn classify(error: anyhow::Error, input_by_default: bool) -> Self {
-        let input = match error.downcast_ref::<rdapfleet_seed::Error>() {
-            Some(e) => input_by_default || e.is_input_error(),
-            None => input_by_default,
+        let code = match error.downcast_ref::<rdapfleet_seed::Error>() {
+            Some(rdapfleet_seed::Error::Interrupted) => 130,
+            Some(e) if input_by_default || e.is_input_error() => 1,
+            Some(_) => 2,
+            None if input_by_default => 1,
+            None => 2,
         };
-        Self {
-            error,
-            code: if input { 1 } else { 2 },
-        }
+        Self { error, code }
     }
 }
 
@@ -192,10 +197,22 @@ fn generate(args: GenerateArgs) -> anyhow::Result<()> {
         bar.enable_steady_tick(Duration::from_millis(120));
         bar
     });
+    // Ctrl-C or SIGTERM stops the write between two progress calls; the temporary file is
+    // removed and nothing is left behind.
+    let interrupted = Arc::new(AtomicBool::new(false));
+    for signal in [SIGINT, SIGTERM, SIGHUP] {
+        signal_hook::flag::register(signal, Arc::clone(&interrupted))
+            .context("cannot install the signal handler")?;
+    }
     let mut progress = |done: u64, total: u64| {
         if let Some(bar) = &bar {
             bar.set_length(total);
             bar.set_position(done);
+        }
+        if interrupted.load(Ordering::Relaxed) {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
         }
     };
     let summary = write_seed_file_with_progress(&args.out, &plan, args.force, &mut progress);

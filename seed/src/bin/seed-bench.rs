@@ -1,4 +1,5 @@
-//! `seed-bench`: how fast is `write_seed_file`, next to the bare minimum SQLite can do?
+//! `seed-bench`: how fast is `write_seed_file`, next to a plain rusqlite bulk insert of the same rows
+//! (the baseline the issue names: one transaction, one prepared single-row INSERT per row)?
 //!
 //! In one run, interleaved, each timed `--runs` times (median reported):
 //! - `lattice2016`: the full `write_seed_file` of the 4,706,768-address 2016 lattice
