@@ -70,6 +70,23 @@ fn skipped(ip: u32, r: Range) -> Outcome {
     }
 }
 
+/// The raw answer to send with a found network: all of it, unless the outcome would not fit
+/// one report (the coordinator's message limit can be set below the RDAP client's body cap).
+/// Then the normalized network alone is sent, so that the address still gets its answer.
+fn raw_that_fits(ctx: &WalkContext, ip: u32, network_bytes: usize, raw: &str) -> Vec<u8> {
+    if network_bytes + raw.len() <= ctx.report_bytes {
+        return raw.as_bytes().to_vec();
+    }
+    tracing::warn!(
+        ip = %Ipv4Addr::from(ip),
+        raw_bytes = raw.len(),
+        report_bytes = ctx.report_bytes,
+        "answer larger than the coordinator's message limit allows: sending the normalized \
+         network without its raw body"
+    );
+    Vec::new()
+}
+
 /// Turn a lookup into an outcome, inserting a found network into the index. A network that
 /// does not contain the IP asked about is never recorded as its answer.
 fn settle(ctx: &WalkContext, ip: u32, lookup: LookupOutcome) -> Outcome {
@@ -86,8 +103,8 @@ fn settle(ctx: &WalkContext, ip: u32, lookup: LookupOutcome) -> Outcome {
                     Ok(json) => outcome::Kind::Found(v1::Found {
                         start: r.start,
                         end: r.end,
+                        raw_json: raw_that_fits(ctx, ip, json.len(), raw.get()),
                         network_json: json,
-                        raw_json: raw.get().as_bytes().to_vec(),
                         redirects,
                     }),
                     Err(e) => outcome::Kind::Failed(v1::Failed {

@@ -330,3 +330,60 @@ fn leaf_policy_gives_every_ip_its_most_specific_network() {
         }
     }
 }
+
+/// An operator may set the coordinator's message limit below the RDAP client's body cap: an
+/// answer too large for one report keeps its address's outcome and its normalized network,
+/// and loses only its raw body (here every answer is padded beyond 1 MiB and the limit is
+/// 256 KiB).
+#[test]
+fn answers_larger_than_a_report_keep_their_network() {
+    let mut worker_args = unlimited_rates();
+    worker_args.extend(["--max-body-bytes", "4MiB"].map(String::from));
+    let cluster = TestCluster::start(ClusterOptions {
+        sim_only: vec!["41.0.0.0/8".into()],
+        sim_args: ["--oversize-rate", "1"].map(String::from).to_vec(),
+        seed_args: ["--strategy", "lattice2016", "--include", "41.0.0.0/15"]
+            .map(String::from)
+            .to_vec(),
+        coordinator_args: [
+            "--max-message-size",
+            "256KiB",
+            "--max-batches-per-worker",
+            "8",
+        ]
+        .map(String::from)
+        .to_vec(),
+        workers: 1,
+        replicas: 1,
+        worker_args,
+        ..ClusterOptions::default()
+    });
+    assert!(
+        cluster.wait_complete(Duration::from_secs(180)),
+        "the crawl did not complete"
+    );
+    let conn = open(&cluster);
+    let seeds = count(&conn, "SELECT count(*) FROM seeds");
+    assert_eq!(count(&conn, "SELECT count(*) FROM outcomes"), seeds);
+    assert_eq!(
+        count(&conn, "SELECT count(*) FROM outcomes WHERE kind = 'failed'"),
+        0
+    );
+    let networks = count(&conn, "SELECT count(*) FROM networks");
+    assert!(networks > 0, "some networks found");
+    // Each kept its normalized network (start, end, handle) but not the padded raw body.
+    assert_eq!(
+        count(
+            &conn,
+            "SELECT count(*) FROM networks WHERE length(raw_json) = 0 \
+             AND json_extract(network_json, '$.handle') IS NOT NULL"
+        ),
+        networks
+    );
+    // The answers really were larger than a report.
+    let stats = cluster.sim_get("/_sim/stats?networks=0");
+    let oversized = stats["registries"]["afrinic"]["faults"]["oversized"]
+        .as_u64()
+        .unwrap_or(0);
+    assert!(oversized >= networks as u64, "{stats}");
+}
