@@ -167,7 +167,12 @@ impl Config {
         if self.heartbeat_interval.is_zero() {
             return fail("--heartbeat-interval must be greater than 0".into());
         }
-        if self.lease_ttl < self.heartbeat_interval * 3 {
+        // A heartbeat interval so long that three of them overflow is "too long" as well.
+        if self
+            .heartbeat_interval
+            .checked_mul(3)
+            .is_none_or(|min_ttl| self.lease_ttl < min_ttl)
+        {
             return fail(format!(
                 "--lease-ttl ({}) must be at least 3 x --heartbeat-interval ({}), so one lost heartbeat does not expire a lease",
                 humantime::format_duration(self.lease_ttl),
@@ -313,6 +318,15 @@ mod tests {
     fn lease_ttl_relation_is_enforced() {
         let mut c = insecure("x");
         c.lease_ttl = Duration::from_secs(60);
+        let err = c.validate().unwrap_err().to_string();
+        assert!(err.contains("at least 3 x --heartbeat-interval"), "{err}");
+    }
+
+    #[test]
+    fn absurd_heartbeat_interval_is_an_error_not_an_overflow() {
+        let mut c = insecure("x");
+        // `--heartbeat-interval 10000000000000000000s`: three of them overflow a Duration.
+        c.heartbeat_interval = Duration::from_secs(10_000_000_000_000_000_000);
         let err = c.validate().unwrap_err().to_string();
         assert!(err.contains("at least 3 x --heartbeat-interval"), "{err}");
     }

@@ -284,16 +284,22 @@ pub fn read(path: &Path) -> Result<Status> {
 }
 
 fn ago(now: i64, then: i64) -> String {
-    let secs = ((now - then).max(0) / 1000) as u64;
+    let secs = (now.saturating_sub(then).max(0) / 1000) as u64;
     format!(
         "{} ago",
         humantime::format_duration(std::time::Duration::from_secs(secs))
     )
 }
 
+/// RFC 3339 UTC to the second. Not humantime's formatter: it fails (and `to_string` panics)
+/// after year 9999, which a retry time read from the database may well be.
 fn at(ms: i64) -> String {
-    let t = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms.max(0) as u64);
-    humantime::format_rfc3339_seconds(t).to_string()
+    let secs = ms.max(0) / 1000;
+    let full = crate::report::rfc3339_ms(secs.saturating_mul(1000));
+    match full.strip_suffix(".000Z") {
+        Some(s) => format!("{s}Z"),
+        None => full,
+    }
 }
 
 fn n(v: u64) -> String {
@@ -416,7 +422,21 @@ impl Status {
 
 #[cfg(test)]
 mod tests {
-    use super::n;
+    use super::{ago, at, n};
+
+    /// Times read from the database (a retry due in 300 million years after an absurd
+    /// `--max-retry-delay`, or a damaged row) render instead of panicking: humantime refuses
+    /// years after 9999 with a formatting error.
+    #[test]
+    fn times_beyond_year_9999_and_before_1970_render() {
+        assert_eq!(at(0), "1970-01-01T00:00:00Z");
+        assert_eq!(at(1_700_000_000_123), "2023-11-14T22:13:20Z");
+        assert!(at(i64::MAX).starts_with("292278994-"), "{}", at(i64::MAX));
+        assert_eq!(at(i64::MIN), "1970-01-01T00:00:00Z");
+        assert_eq!(ago(1_000, 0), "1s ago");
+        assert_eq!(ago(i64::MAX, i64::MIN), ago(i64::MAX, 0));
+        assert_eq!(ago(0, i64::MAX), "0s ago");
+    }
 
     #[test]
     fn thousands_separators() {

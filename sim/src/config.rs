@@ -34,6 +34,9 @@ fn registries(name: &str) -> Result<Vec<Registry>, String> {
     }
 }
 
+/// The longest rate-limit window accepted (a year): the limiter does clock arithmetic with it.
+pub const MAX_WINDOW: Duration = Duration::from_secs(365 * 86_400);
+
 /// One rate limit: `count` queries per `per`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limit {
@@ -69,6 +72,9 @@ impl FromStr for Limit {
         };
         if per.is_zero() {
             return Err(bad("window must be longer than zero"));
+        }
+        if per > MAX_WINDOW {
+            return Err(bad("window must be at most a year"));
         }
         Ok(Limit { count, per })
     }

@@ -365,7 +365,8 @@ fn end_of(start: u32, count: u64) -> Option<u32> {
     if count == 0 {
         return None;
     }
-    u32::try_from(u64::from(start) + count - 1).ok()
+    // Checked: the count is read from the file and may be anything up to u64::MAX.
+    u32::try_from(u64::from(start).checked_add(count - 1)?).ok()
 }
 
 /// `start prefixlen size end registry` lines of the ERX transfer list.
@@ -466,6 +467,10 @@ mod tests {
         assert!(s.find(0x0100_0010).is_some());
         assert!(s.find(0x0100_0100).is_none());
         assert!(parse_delegated("apnic|AU|ipv4|1.0.0.x|256|20110811|assigned", "t").is_err());
+        // A count near u64::MAX is an error naming the line, not an overflow.
+        let huge = "apnic|AU|ipv4|1.0.0.0|18446744073709551615|20110811|assigned";
+        let e = parse_delegated(huge, "t").unwrap_err().to_string();
+        assert!(e.contains("beyond 255.255.255.255"), "{e}");
     }
 
     #[test]

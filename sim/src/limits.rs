@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use rdapfleet_rdap::Registry;
 
-use crate::config::{Limit, RateSpec, idx};
+use crate::config::{Limit, MAX_WINDOW, RateSpec, idx};
 
 /// The answer of the limiter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,8 +82,11 @@ impl Limiter {
         let mut worst: Option<(Duration, Limit)> = None;
         let mut next = Vec::with_capacity(limits.len());
         for (tat, l) in tats.iter().zip(limits) {
-            let interval = l.per / u32::try_from(l.count).unwrap_or(u32::MAX);
-            let tolerance = l.per.saturating_sub(interval);
+            // Capped (the parser refuses longer windows): `tat + interval` must not overflow
+            // the clock.
+            let per = l.per.min(MAX_WINDOW);
+            let interval = per / u32::try_from(l.count).unwrap_or(u32::MAX);
+            let tolerance = per.saturating_sub(interval);
             let tat = (*tat).max(now);
             let ahead = tat - now;
             if ahead > tolerance {
@@ -115,6 +118,31 @@ mod tests {
 
     fn lacnic() -> Limiter {
         Limiter::new(&["lacnic=10/min,1000/h".parse().unwrap()])
+    }
+
+    /// A window longer than the clock can add (`--rate arin=1/18446744073709551615s`) is
+    /// refused by the parser, and a `Limit` built with one directly limits without panicking.
+    #[test]
+    fn endless_windows_are_refused_or_capped() {
+        let e = "arin=1/18446744073709551615s"
+            .parse::<RateSpec>()
+            .unwrap_err();
+        assert!(e.contains("at most a year"), "{e}");
+        assert!("arin=1/365days".parse::<RateSpec>().is_ok());
+        let l = Limiter::new(&[RateSpec {
+            registries: vec![Registry::Arin],
+            limits: vec![Limit {
+                count: 1,
+                per: Duration::MAX,
+            }],
+        }]);
+        let c: IpAddr = "127.0.0.1".parse().unwrap();
+        let t0 = Instant::now();
+        assert_eq!(l.check(Registry::Arin, c, t0), Verdict::Allowed);
+        assert!(matches!(
+            l.check(Registry::Arin, c, t0 + Duration::from_secs(86_400)),
+            Verdict::Limited { .. }
+        ));
     }
 
     #[test]

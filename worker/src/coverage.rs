@@ -131,11 +131,20 @@ impl Coverage {
         new
     }
 
-    /// For each address of an ascending batch, the known network that covers it.
+    /// For each address of a batch, the known network that covers it: one sweep when the
+    /// batch is ascending (as the coordinator sends it), one search per address otherwise (the
+    /// lease comes over the network: an unsorted one must neither trip the sweep's ordering
+    /// assertion nor get wrong answers from it).
     pub fn covering_sorted(&self, ips: &[u32]) -> Vec<Option<Range>> {
+        let index = self.read();
+        if !ips.is_sorted() {
+            return ips
+                .iter()
+                .map(|&ip| index.get(ip).map(|(r, _)| r))
+                .collect();
+        }
         let mut out = vec![None; ips.len()];
-        self.read()
-            .for_each_sorted(ips, |i, hit| out[i] = hit.map(|(r, _)| r));
+        index.for_each_sorted(ips, |i, hit| out[i] = hit.map(|(r, _)| r));
         out
     }
 
@@ -426,6 +435,26 @@ mod tests {
         ]);
         assert_eq!(n, 1, "the allocation was already known");
         assert_eq!(covered.counts(), (1, 2));
+    }
+
+    #[test]
+    fn an_unsorted_lease_gets_right_answers() {
+        let c = Coverage::new(SkipPolicy::Covered);
+        let rec = |start, end| CoverageRecord {
+            start,
+            end,
+            leaf: false,
+        };
+        c.load_log(vec![rec(100, 199), rec(300, 399), rec(500, 599)]);
+        let r = |start, end| Some(Range { start, end });
+        assert_eq!(
+            c.covering_sorted(&[550, 350, 250, 150, 50]),
+            vec![r(500, 599), r(300, 399), None, r(100, 199), None]
+        );
+        assert_eq!(
+            c.covering_sorted(&[150, 250, 350]),
+            vec![r(100, 199), None, r(300, 399)]
+        );
     }
 
     #[test]

@@ -121,7 +121,7 @@ impl Engine {
                 self.delayed.first().map(|(t, _)| *t),
                 self.expiries
                     .first()
-                    .map(|(t, _)| *t + ms(self.config.reaper_interval)),
+                    .map(|(t, _)| t.saturating_add(ms(self.config.reaper_interval))),
             ]
             .into_iter()
             .flatten()
@@ -207,7 +207,7 @@ impl Engine {
     ) -> pb::Lease {
         let lease_id = self.next_lease_id;
         self.next_lease_id += 1;
-        let expires = now + ms(self.config.lease_ttl);
+        let expires = now.saturating_add(ms(self.config.lease_ttl));
         let batch = self.batches.get_mut(&id).expect("prepared batch exists");
         let attempt = batch.leases;
         batch.status = BatchStatus::Leased;
@@ -269,7 +269,7 @@ impl Engine {
             }
             let lease = self.leases.get_mut(&lease_id).expect("live lease");
             self.expiries.remove(&(lease.expires_at_ms, lease_id));
-            lease.expires_at_ms = now + ttl;
+            lease.expires_at_ms = now.saturating_add(ttl);
             self.expiries.insert((lease.expires_at_ms, lease_id));
             let batch_id = lease.batch_id;
             let expires = lease.expires_at_ms;

@@ -83,7 +83,9 @@ impl Engine {
                     }
                     let attempts = row.attempts + 1;
                     if attempts < self.config.max_attempts {
-                        let not_before = now + ms(self.config.retry_delay_for(attempts));
+                        // Saturating: --max-retry-delay may be longer than an i64 of ms.
+                        let not_before =
+                            now.saturating_add(ms(self.config.retry_delay_for(attempts)));
                         self.retries.insert(
                             ip,
                             Retry {
@@ -172,6 +174,11 @@ impl Engine {
         let Some(s) = sample else {
             return Err(Error::InvalidArgument("telemetry sample is missing".into()));
         };
+        if s.period_start_ms < 0 {
+            return Err(Error::InvalidArgument(
+                "telemetry period starts before 1970 (is the worker's clock set?)".into(),
+            ));
+        }
         if s.period_end_ms < s.period_start_ms {
             return Err(Error::InvalidArgument(
                 "telemetry period ends before it starts".into(),

@@ -682,3 +682,56 @@ async fn restored_leases_expire_and_are_reissued() {
         "lease ids are never reused"
     );
 }
+
+/// `--retry-delay` / `--max-retry-delay` and `--reaper-interval` of absurd length (the flags
+/// take any duration) must saturate the engine's millisecond clock arithmetic, not overflow it
+/// inside an RPC (which would poison the engine for every later call).
+#[tokio::test(start_paused = true)]
+async fn absurd_retry_delay_and_reaper_interval_saturate() {
+    let mut c = config();
+    // 300 million years: more milliseconds than an i64 holds.
+    let forever = Duration::from_secs(10_000_000_000_000_000);
+    c.retry_delay = forever;
+    c.max_retry_delay = forever;
+    c.reaper_interval = forever;
+    let mut h = Harness::new(c, loaded(2, 2));
+    let l = h.lease_one("a");
+    // A retryable failure: its not-before time is "never" (saturated), not a wrapped past.
+    let counts = h
+        .report("a", l.lease_id, vec![failed(l.ips[0], true)])
+        .unwrap();
+    assert_eq!(counts.requeued, 1);
+    let retry = &h.engine.retries[&l.ips[0]];
+    assert_eq!(retry.not_before_ms, i64::MAX);
+    // The other batch is out too: the wait suggested (next expiry + reaper interval)
+    // saturates and is clamped, instead of overflowing.
+    let _second = h.lease_one("a");
+    let r = h.lease("b", 1);
+    assert!(r.leases.is_empty() && !r.crawl_complete);
+    assert_eq!(r.retry_after_ms, 10_000);
+}
+
+/// A telemetry sample whose period starts before 1970 (a worker's broken clock, or a hostile
+/// caller sending i64::MIN..i64::MAX) is refused: stored, it would overflow the telemetry
+/// report's arithmetic.
+#[tokio::test(start_paused = true)]
+async fn telemetry_periods_before_1970_are_refused() {
+    let mut h = Harness::new(config(), loaded(1, 1));
+    let now = h.now();
+    let sample = |start: i64, end: i64| {
+        Some(pb::TelemetrySample {
+            period_start_ms: start,
+            period_end_ms: end,
+            ..Default::default()
+        })
+    };
+    let err = h
+        .engine
+        .telemetry("a", sample(i64::MIN, i64::MAX), now)
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::InvalidArgument(m) if m.contains("before 1970")),
+        "{err:?}"
+    );
+    assert!(h.engine.telemetry("a", sample(0, now), now).is_ok());
+}

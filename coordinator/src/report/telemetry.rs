@@ -55,14 +55,15 @@ pub struct Counts {
 }
 
 impl Counts {
+    /// Saturating: the counters are whatever workers sent.
     fn add(&mut self, o: &Counts) {
-        self.skipped += o.skipped;
-        self.requests += o.requests;
-        self.found += o.found;
-        self.not_found += o.not_found;
-        self.failed += o.failed;
-        self.rate_limited += o.rate_limited;
-        self.redirects += o.redirects;
+        self.skipped = self.skipped.saturating_add(o.skipped);
+        self.requests = self.requests.saturating_add(o.requests);
+        self.found = self.found.saturating_add(o.found);
+        self.not_found = self.not_found.saturating_add(o.not_found);
+        self.failed = self.failed.saturating_add(o.failed);
+        self.rate_limited = self.rate_limited.saturating_add(o.rate_limited);
+        self.redirects = self.redirects.saturating_add(o.redirects);
     }
 
     fn scaled(&self, k: f64) -> Rates {
@@ -331,7 +332,7 @@ impl Aggregator {
                         coalesce(sum(kind = 'not_found'), 0), coalesce(sum(kind = 'failed'), 0),
                         coalesce(sum(at_ms >= ?1), 0), min(at_ms)
                  FROM outcomes",
-                [now_ms - self.window_ms],
+                [now_ms.saturating_sub(self.window_ms)],
                 |r| {
                     settled = r.get::<_, i64>(0)?.max(0) as u64;
                     for (i, k) in ["found", "skipped", "not_found", "failed"].iter().enumerate() {
@@ -377,7 +378,9 @@ impl Aggregator {
             }
         }
         let seed_ips = seed_ips.max(0) as u64;
-        let span = first_at.map_or(self.window_ms, |f| (now_ms - f).clamp(1, self.window_ms));
+        let span = first_at.map_or(self.window_ms, |f| {
+            now_ms.saturating_sub(f).clamp(1, self.window_ms)
+        });
         let rate = recent as f64 * 60_000.0 / span as f64;
         let remaining = seed_ips.saturating_sub(settled);
         self.progress = Some(Progress {
@@ -460,7 +463,7 @@ impl Aggregator {
             total,
             registries: regs,
         });
-        let keep_from = node.last_end - self.window_ms;
+        let keep_from = node.last_end.saturating_sub(self.window_ms);
         while node.recent.front().is_some_and(|r| r.end < keep_from) {
             node.recent.pop_front();
         }
@@ -477,7 +480,7 @@ impl Aggregator {
         let mut node_counts = NodeCounts::default();
         for (id, n) in &self.nodes {
             let last_sign = n.last_received.max(n.last_seen_ms).unwrap_or(0);
-            let idle_ms = (now_ms - last_sign).max(0);
+            let idle_ms = now_ms.saturating_sub(last_sign).max(0);
             // A final sample is the last thing a draining worker sends; a worker seen after it
             // (same id, started again) is judged by its silence like any other.
             let state = if n.last_final && n.last_received.is_some_and(|r| r >= last_sign) {
@@ -499,8 +502,10 @@ impl Aggregator {
             let mut node_rate = Rates::default();
             if state == NodeState::Ok && !n.recent.is_empty() {
                 let we = n.last_end;
-                let ws = (we - self.window_ms).max(n.first_start.unwrap_or(we));
-                let span_min = ((we - ws).max(1_000)) as f64 / 60_000.0;
+                let ws = we
+                    .saturating_sub(self.window_ms)
+                    .max(n.first_start.unwrap_or(we));
+                let span_min = we.saturating_sub(ws).max(1_000) as f64 / 60_000.0;
                 for s in &n.recent {
                     let frac = overlap(s.start, s.end, ws, we);
                     if frac <= 0.0 {
@@ -515,7 +520,7 @@ impl Aggregator {
                     }
                 }
                 for (reg, (received, l)) in &n.latency {
-                    if now_ms - received <= self.window_ms {
+                    if now_ms.saturating_sub(*received) <= self.window_ms {
                         latency.entry(reg).or_default().worst(l);
                     }
                 }
@@ -572,8 +577,9 @@ fn overlap(start: i64, end: i64, ws: i64, we: i64) -> f64 {
     if end <= start {
         return if (ws..=we).contains(&end) { 1.0 } else { 0.0 };
     }
-    let inside = (end.min(we) - start.max(ws)).max(0) as f64;
-    inside / (end - start) as f64
+    // In i128: a period stored as i64::MIN..i64::MAX is wider than an i64.
+    let inside = (i128::from(end.min(we)) - i128::from(start.max(ws))).max(0) as f64;
+    inside / (i128::from(end) - i128::from(start)) as f64
 }
 
 /// Compute the view once: read everything at `now_ms`.
@@ -921,6 +927,32 @@ mod tests {
             text.contains("nodes: 1 reporting, 0 stopped, 0 stale"),
             "{text}"
         );
+    }
+
+    /// Counters and periods come from workers over the wire (and from a file anyone may
+    /// edit): extreme values must give a report, not an arithmetic overflow.
+    #[test]
+    fn extreme_counters_and_periods_do_not_overflow() {
+        let mut a = Aggregator::new(5 * MIN, 3 * MIN);
+        let huge = || sample(u64::MAX, &[("arin", u64::MAX, u64::MAX, 1_000)]);
+        a.add_sample("a".into(), 0, MIN, MIN, false, huge());
+        a.add_sample("a".into(), MIN, 2 * MIN, 2 * MIN, false, huge());
+        a.add_sample("b".into(), i64::MIN, i64::MAX, 2 * MIN, false, huge());
+        let r = a.report(2 * MIN);
+        assert_eq!(r.totals.requests, u64::MAX, "saturated");
+        assert_eq!(r.totals.skipped, u64::MAX);
+        assert_eq!(r.registries[0].totals.found, u64::MAX);
+        assert!(r.per_minute.requests.is_finite());
+        let _ = render_text(&r, true);
+    }
+
+    #[test]
+    fn overlap_of_the_widest_period() {
+        assert_eq!(
+            overlap(i64::MIN, i64::MAX, 0, MIN),
+            MIN as f64 / u64::MAX as f64
+        );
+        assert_eq!(overlap(0, 2 * MIN, 0, MIN), 0.5);
     }
 
     #[test]
