@@ -242,3 +242,27 @@ fn serve_prints_its_address_writes_the_bootstrap_and_stops_on_sigterm() {
     let text = std::fs::read_to_string(&log).unwrap();
     assert_eq!(text.lines().count(), 1, "request log flushed on shutdown");
 }
+
+/// `sim-bench` flags that used to panic (a zero-thread runtime) or abort (plans of 10^14
+/// queries allocated up front) are refused with exit 1 and one line.
+#[test]
+fn sim_bench_refuses_flags_it_cannot_honour() {
+    let cases: &[(&[&str], &str)] = &[
+        (&["--server-threads", "0"], "--server-threads"),
+        (&["--client-threads", "0"], "--client-threads"),
+        (&["--requests", "100000000000000"], "--requests"),
+        (&["--rounds", "0"], "--rounds"),
+        (&["--clients", "0"], "--clients"),
+    ];
+    for (args, flag) in cases {
+        assert_cmd::Command::new(cargo_bin("sim-bench"))
+            .args(["--only", "8.8.8.0/24"])
+            .args(*args)
+            .timeout(Duration::from_secs(60))
+            .assert()
+            .code(1)
+            .stdout(predicate::str::is_empty())
+            .stderr(predicate::str::starts_with("sim-bench: error: "))
+            .stderr(predicate::str::contains(*flag));
+    }
+}

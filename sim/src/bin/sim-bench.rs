@@ -33,21 +33,21 @@ use tokio_util::sync::CancellationToken;
 #[derive(Debug, Parser)]
 #[command(name = "sim-bench", version, about)]
 struct Args {
-    /// Queries per round and workload.
-    #[arg(long, default_value_t = 200_000, env = "RDAPFLEET_SIM_BENCH_REQUESTS")]
+    /// Queries per round and workload (the plans are built in memory first: at most 10 million).
+    #[arg(long, default_value_t = 200_000, env = "RDAPFLEET_SIM_BENCH_REQUESTS", value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
     requests: u64,
-    /// Concurrent keep-alive connections.
-    #[arg(long, default_value_t = 32, env = "RDAPFLEET_SIM_BENCH_CLIENTS")]
+    /// Concurrent keep-alive connections (1 to 10,000).
+    #[arg(long, default_value_t = 32, env = "RDAPFLEET_SIM_BENCH_CLIENTS", value_parser = clap::value_parser!(u64).range(1..=10_000))]
     clients: u64,
-    /// Rounds per workload (the median is reported).
-    #[arg(long, default_value_t = 3, env = "RDAPFLEET_SIM_BENCH_ROUNDS")]
-    rounds: usize,
-    /// Worker threads of the in-process server's runtime.
-    #[arg(long, default_value_t = 2, env = "RDAPFLEET_SIM_BENCH_SERVER_THREADS")]
-    server_threads: usize,
-    /// Worker threads of the clients' runtime.
-    #[arg(long, default_value_t = 2, env = "RDAPFLEET_SIM_BENCH_CLIENT_THREADS")]
-    client_threads: usize,
+    /// Rounds per workload (the median is reported; 1 to 1,000).
+    #[arg(long, default_value_t = 3, env = "RDAPFLEET_SIM_BENCH_ROUNDS", value_parser = clap::value_parser!(u64).range(1..=1_000))]
+    rounds: u64,
+    /// Worker threads of the in-process server's runtime (1 to 1,024).
+    #[arg(long, default_value_t = 2, env = "RDAPFLEET_SIM_BENCH_SERVER_THREADS", value_parser = clap::value_parser!(u64).range(1..=1_024))]
+    server_threads: u64,
+    /// Worker threads of the clients' runtime (1 to 1,024).
+    #[arg(long, default_value_t = 2, env = "RDAPFLEET_SIM_BENCH_CLIENT_THREADS", value_parser = clap::value_parser!(u64).range(1..=1_024))]
+    client_threads: u64,
     /// Restrict the world to these CIDRs (default: the full world).
     #[arg(long = "only", value_name = "CIDR", value_parser = |s: &str| parse_cidr(s).map_err(|e| e.to_string()))]
     only: Vec<Range>,
@@ -229,7 +229,7 @@ fn bench(args: Args) -> anyhow::Result<()> {
             .to_string(),
         None => {
             let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(args.server_threads)
+                .worker_threads(args.server_threads as usize)
                 .thread_name("sim-server")
                 .enable_all()
                 .build()?;
@@ -242,7 +242,7 @@ fn bench(args: Args) -> anyhow::Result<()> {
         }
     };
     let clients_rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(args.client_threads)
+        .worker_threads(args.client_threads as usize)
         .thread_name("sim-bench-client")
         .enable_all()
         .build()?;
