@@ -71,12 +71,10 @@ pub fn redact_url(url: &str) -> String {
 /// `0.5`).
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let t = s.trim();
-    if let Ok(secs) = t.parse::<f64>()
-        && secs.is_finite()
-        && secs >= 0.0
-        && secs <= u64::MAX as f64
-    {
-        return Ok(Duration::from_secs_f64(secs));
+    if let Ok(secs) = t.parse::<f64>() {
+        return Duration::try_from_secs_f64(secs).map_err(|_| {
+            format!("invalid duration {s:?}: not a number of seconds a clock can hold")
+        });
     }
     humantime::parse_duration(t)
         .map_err(|e| format!("invalid duration {s:?}: {e} (examples: 500ms, 30s, 5m, 1h)"))
@@ -173,7 +171,17 @@ mod tests {
         assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
         assert_eq!(parse_duration("2"), Ok(Duration::from_secs(2)));
         assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
-        for bad in ["", "soon", "-1s", "-2", "NaN", "1e300"] {
+        for bad in [
+            "",
+            "soon",
+            "-1s",
+            "-2",
+            "NaN",
+            "inf",
+            "1e300",
+            "18446744073709551615",
+            "18446744073709551616",
+        ] {
             assert!(parse_duration(bad).is_err(), "{bad:?}");
         }
         assert!(parse_positive_duration("0s").unwrap_err().contains("zero"));
