@@ -444,24 +444,7 @@ fn cmd() -> Command {
 fn refused(db: &Path, args: &[&str], needle: &str) {
     let mut c = cmd();
     c.args(["serve", "--db"]).arg(db).args(args);
-    let out = c.output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
-    assert!(
-        out.stdout.is_empty(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    let lines: Vec<&str> = stderr.lines().filter(|l| !l.contains(" WARN ")).collect();
-    assert_eq!(lines.len(), 1, "{args:?}: {stderr}");
-    assert!(
-        lines[0].starts_with("rdapfleet-coordinator: error: "),
-        "{stderr}"
-    );
-    assert!(
-        lines[0].contains(needle),
-        "{args:?}: expected {needle:?} in {stderr}"
-    );
+    rdapfleet_testkit::assert_refused(&c.output().unwrap(), "rdapfleet-coordinator", needle);
     let conn = rusqlite::Connection::open(db).unwrap();
     let tables: i64 = conn
         .query_row(

@@ -18,20 +18,7 @@ fn cmd() -> Command {
 /// and containing `needle`.
 #[track_caller]
 fn fails_with_one_line(mut c: Command, needle: &str) {
-    let out = c.output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "stderr: {stderr}");
-    assert!(
-        out.stdout.is_empty(),
-        "stdout: {}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    assert_eq!(stderr.lines().count(), 1, "stderr: {stderr}");
-    assert!(
-        stderr.starts_with("rdapfleet-coordinator: error: "),
-        "{stderr}"
-    );
-    assert!(stderr.contains(needle), "expected {needle:?} in {stderr}");
+    rdapfleet_testkit::assert_refused(&c.output().unwrap(), "rdapfleet-coordinator", needle);
 }
 
 fn corrupt(dir: &Path) -> PathBuf {

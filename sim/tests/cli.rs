@@ -61,17 +61,10 @@ fn serve_cannot_listen_on(addr: &str) {
         .timeout(Duration::from_secs(60))
         .output()
         .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "stderr: {stderr}");
-    assert!(
-        out.stdout.is_empty(),
-        "stdout: {}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    assert_eq!(stderr.lines().count(), 1, "stderr: {stderr}");
-    assert!(
-        stderr.starts_with(&format!("rdapfleet-sim: error: cannot listen on {addr}: ")),
-        "{stderr}"
+    rdapfleet_testkit::assert_refused(
+        &out,
+        "rdapfleet-sim",
+        &format!("rdapfleet-sim: error: cannot listen on {addr}: "),
     );
 }
 

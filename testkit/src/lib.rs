@@ -12,6 +12,7 @@
 //! - [`seed`]: [`seed_file`]: small real seed files for tests.
 //! - [`credentials`]: [`write_token_file`] ([`TEST_TOKEN`] in a file) and [`TestPki`] (CA,
 //!   server and client certificates for TLS and mutual TLS).
+//! - [`refusal`]: [`assert_refused`]: exit 1, nothing on stdout, one `PROGRAM: error:` line.
 //! - [`cluster`]: [`TestCluster`]: Redis master + replicas, the simulator, the coordinator and
 //!   N workers on loopback, with kill/restart helpers and the simulator's truth and counters.
 
@@ -20,6 +21,7 @@ pub mod credentials;
 pub mod net;
 pub mod process;
 pub mod redis;
+pub mod refusal;
 pub mod seed;
 pub mod wait;
 
@@ -28,5 +30,6 @@ pub use credentials::{TestPki, bearer, write_token_file};
 pub use net::free_port;
 pub use process::{ChildProcess, binary_path};
 pub use redis::{RedisOptions, RedisServer};
+pub use refusal::assert_refused;
 pub use seed::seed_file;
 pub use wait::{wait_until, wait_until_async};

@@ -51,23 +51,7 @@ fn run(args: &[&str]) -> Command {
 
 #[track_caller]
 fn fails(mut c: Command, needle: &str) {
-    let out = c.output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(
-        out.stdout.is_empty(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    // The error is the first line (after usage errors clap adds the possible values and a
-    // "For more information, try '--help'." line).
-    let lines: Vec<&str> = stderr.lines().filter(|l| !l.contains(" WARN ")).collect();
-    assert!(!lines.is_empty(), "{stderr}");
-    assert!(
-        lines[0].starts_with("rdapfleet-worker: error: "),
-        "{stderr}"
-    );
-    assert!(stderr.contains(needle), "expected {needle:?} in {stderr}");
+    rdapfleet_testkit::assert_refused(&c.output().unwrap(), "rdapfleet-worker", needle);
 }
 
 fn write(dir: &Path, name: &str, body: &[u8]) -> String {
