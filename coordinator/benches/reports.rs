@@ -26,16 +26,15 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod common;
+
 use rdapfleet_coordinator::report::lookup::{Format, LookupTable};
 use rdapfleet_coordinator::report::{self, coverage};
 use rdapfleet_coordinator::{Config, Server};
-use rdapfleet_proto::PROTOCOL_VERSION;
-use rdapfleet_proto::v1::coordinator_client::CoordinatorClient;
 use rdapfleet_proto::v1::{self as pb, outcome};
 use rdapfleet_ranges::Range;
 use rdapfleet_seed::{SeedPlan, Strategy, write_seed_file};
 use tokio_util::sync::CancellationToken;
-use tonic::transport::Channel;
 
 const BIN: &str = env!("CARGO_BIN_EXE_rdapfleet-coordinator");
 const CLIENTS: usize = 4;
@@ -124,65 +123,13 @@ fn found(ip: u32) -> pb::Outcome {
     }
 }
 
-async fn connect(addr: SocketAddr) -> CoordinatorClient<Channel> {
-    let channel = Channel::from_shared(format!("http://{addr}"))
-        .expect("uri")
-        .tcp_nodelay(true)
-        .connect()
-        .await
-        .expect("connect");
-    CoordinatorClient::new(channel)
-}
-
 async fn crawler(addr: SocketAddr, worker: String) -> u64 {
-    let mut c = connect(addr).await;
-    c.hello(pb::HelloRequest {
-        protocol_version: PROTOCOL_VERSION,
-        worker_id: worker.clone(),
-        hostname: format!("{worker}.bench"),
-        version: "bench".into(),
+    let mut c = common::worker_client(addr, &worker).await;
+    let (_, outcomes) = common::crawl(&mut c, &worker, None, |chunk| {
+        Some(chunk.iter().map(|&ip| found(ip)).collect())
     })
-    .await
-    .expect("hello");
-    let mut outcomes = 0;
-    loop {
-        let resp = c
-            .lease(pb::LeaseRequest {
-                worker_id: worker.clone(),
-                max_batches: 1,
-            })
-            .await
-            .expect("lease")
-            .into_inner();
-        if resp.crawl_complete {
-            return outcomes;
-        }
-        let Some(lease) = resp.leases.into_iter().next() else {
-            tokio::time::sleep(Duration::from_millis(u64::from(
-                resp.retry_after_ms.min(50),
-            )))
-            .await;
-            continue;
-        };
-        for chunk in lease.ips.chunks(500) {
-            let r = c
-                .report_outcomes(pb::ReportOutcomesRequest {
-                    worker_id: worker.clone(),
-                    lease_id: lease.lease_id,
-                    outcomes: chunk.iter().map(|&ip| found(ip)).collect(),
-                })
-                .await
-                .expect("report")
-                .into_inner();
-            outcomes += u64::from(r.accepted);
-        }
-        c.complete_batch(pb::CompleteBatchRequest {
-            worker_id: worker.clone(),
-            lease_id: lease.lease_id,
-        })
-        .await
-        .expect("complete");
-    }
+    .await;
+    outcomes
 }
 
 /// Build (or reuse) a crawl database of `n_blocks` /22s, all crawled.

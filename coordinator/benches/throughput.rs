@@ -20,13 +20,12 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+mod common;
+
 use rdapfleet_coordinator::{Config, Server};
-use rdapfleet_proto::PROTOCOL_VERSION;
-use rdapfleet_proto::v1::coordinator_client::CoordinatorClient;
 use rdapfleet_proto::v1::{self as pb, outcome};
 use rdapfleet_seed::{SeedPlan, Strategy, parse_cidrs, write_seed_file};
 use tokio_util::sync::CancellationToken;
-use tonic::transport::Channel;
 
 const CLIENTS: usize = 8;
 
@@ -73,16 +72,6 @@ fn seed(dir: &Path, cidr: &str, batch_size: usize) -> std::path::PathBuf {
     path
 }
 
-async fn connect(addr: SocketAddr) -> CoordinatorClient<Channel> {
-    let channel = Channel::from_shared(format!("http://{addr}"))
-        .expect("uri")
-        .tcp_nodelay(true)
-        .connect()
-        .await
-        .expect("connect");
-    CoordinatorClient::new(channel)
-}
-
 fn network_json(start: u32, end: u32) -> Vec<u8> {
     format!(
         r#"{{"start_address":"{}","end_address":"{}","cidrs":["{}/24"],"handle":"NET-{start}-{end}","name":"BENCH-NET","type":"ASSIGNED PA","country":"NL","parent_handle":"NET-PARENT","status":["active"],"registry":"ripencc","origin_asns":[64512],"registrant":"Benchmark Networks B.V.","abuse_emails":["abuse@example.net"],"registration_date":"2016-01-01T00:00:00Z","last_changed_date":"2020-01-01T00:00:00Z","source_url":"https://rdap.db.ripe.net/ip/{}","leaf":true}}"#,
@@ -119,71 +108,17 @@ fn outcomes_for(ips: &[u32], found_every: Option<u32>, raw: &[u8]) -> Vec<pb::Ou
 }
 
 async fn client_loop(addr: SocketAddr, worker: String, scenario: Scenario) -> (u64, u64) {
-    let mut c = connect(addr).await;
-    c.hello(pb::HelloRequest {
-        protocol_version: PROTOCOL_VERSION,
-        worker_id: worker.clone(),
-        hostname: "bench".into(),
-        version: "bench".into(),
+    let mut c = common::worker_client(addr, &worker).await;
+    let raw = vec![b'x'; 2048];
+    let (max_batches, report, found_every) = match scenario {
+        Scenario::LeaseComplete { cycles_per_client } => (Some(cycles_per_client), false, None),
+        Scenario::LeaseReportComplete => (None, true, None),
+        Scenario::Ingest { found_every } => (None, true, found_every),
+    };
+    common::crawl(&mut c, &worker, max_batches, |chunk| {
+        report.then(|| outcomes_for(chunk, found_every, &raw))
     })
     .await
-    .expect("hello");
-    let raw = vec![b'x'; 2048];
-    let (mut batches, mut outcomes) = (0u64, 0u64);
-    let mut cycles = 0usize;
-    loop {
-        if let Scenario::LeaseComplete { cycles_per_client } = scenario
-            && cycles >= cycles_per_client
-        {
-            break;
-        }
-        let resp = c
-            .lease(pb::LeaseRequest {
-                worker_id: worker.clone(),
-                max_batches: 1,
-            })
-            .await
-            .expect("lease")
-            .into_inner();
-        if resp.crawl_complete {
-            break;
-        }
-        let Some(lease) = resp.leases.into_iter().next() else {
-            tokio::time::sleep(Duration::from_millis(u64::from(
-                resp.retry_after_ms.min(20),
-            )))
-            .await;
-            continue;
-        };
-        cycles += 1;
-        let found_every = match scenario {
-            Scenario::LeaseComplete { .. } => None,
-            Scenario::LeaseReportComplete => None,
-            Scenario::Ingest { found_every } => found_every,
-        };
-        if !matches!(scenario, Scenario::LeaseComplete { .. }) {
-            for chunk in lease.ips.chunks(500) {
-                let r = c
-                    .report_outcomes(pb::ReportOutcomesRequest {
-                        worker_id: worker.clone(),
-                        lease_id: lease.lease_id,
-                        outcomes: outcomes_for(chunk, found_every, &raw),
-                    })
-                    .await
-                    .expect("report")
-                    .into_inner();
-                outcomes += u64::from(r.accepted);
-            }
-        }
-        c.complete_batch(pb::CompleteBatchRequest {
-            worker_id: worker.clone(),
-            lease_id: lease.lease_id,
-        })
-        .await
-        .expect("complete");
-        batches += 1;
-    }
-    (batches, outcomes)
 }
 
 async fn run_once(scenario: Scenario) -> Measured {

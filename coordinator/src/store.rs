@@ -300,7 +300,9 @@ fn apply_waiting(
     tally: &mut Tally,
 ) -> Result<(), String> {
     let started = std::time::Instant::now();
-    for attempt in 1u64.. {
+    let mut attempt = 0u64;
+    loop {
+        attempt += 1;
         *tally = Tally::default();
         match apply(conn, groups, tally) {
             Ok(()) => {
@@ -326,7 +328,6 @@ fn apply_waiting(
             Err(e) => return Err(e.to_string()),
         }
     }
-    unreachable!("the attempts never run out")
 }
 
 fn is_locked(e: &rusqlite::Error) -> bool {

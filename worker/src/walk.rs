@@ -87,8 +87,9 @@ fn raw_that_fits(ctx: &WalkContext, ip: u32, network_bytes: usize, raw: &str) ->
     Vec::new()
 }
 
-/// Turn a lookup into an outcome, inserting a found network into the index. A network that
-/// does not contain the IP asked about is never recorded as its answer.
+/// Turn a lookup into an outcome, inserting a found network into the index. The RDAP client
+/// already fails answers that do not contain the address asked about; the range check here
+/// only guards the index, which must never hold a network for an address outside it.
 fn settle(ctx: &WalkContext, ip: u32, lookup: LookupOutcome) -> Outcome {
     let kind = match lookup {
         LookupOutcome::Found {
@@ -114,11 +115,11 @@ fn settle(ctx: &WalkContext, ip: u32, lookup: LookupOutcome) -> Outcome {
                     }),
                 }
             }
-            other => outcome::Kind::Failed(v1::Failed {
-                reason: match other {
-                    Some(r) => format!("answer {r} does not contain {}", Ipv4Addr::from(ip)),
-                    None => "answer is not an IPv4 network".to_string(),
-                },
+            _ => outcome::Kind::Failed(v1::Failed {
+                reason: format!(
+                    "answer is not an IPv4 network holding {}",
+                    Ipv4Addr::from(ip)
+                ),
                 retryable: false,
                 registry: network.registry.map(|r| r.to_string()).unwrap_or_default(),
             }),
